@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install foleyldm with its test extras and run the checks and the test suite.
+# Uses the active virtual environment, or creates ./.venv. torch is pinned first: this
+# machine's CPU build lies on its disk (an unpinned torch pulls several GB of CUDA libraries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    . .venv/bin/activate
+fi
+python -m pip install -q --upgrade pip
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e ".[dev]"
+ruff check src tests
+ruff format --check src tests
+mypy
+python -m pytest -q "$@"

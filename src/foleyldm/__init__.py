@@ -1,0 +1,44 @@
+"""foleyldm: text-to-audio generation with latent diffusion (AudioLDM).
+
+from foleyldm import TextToAudioPipeline
+pipe = TextToAudioPipeline.from_pretrained("tiny")
+out = pipe("a dog barking", audio_length_in_s=5.0)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from foleyldm.audio.mel import MelConfig, mel_spectrogram
+    from foleyldm.models.codec import LatentCodec
+    from foleyldm.pipelines.output import AudioPipelineOutput
+    from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
+
+# Heavy libraries (diffusers, transformers) load on first use, so `import foleyldm` and
+# `foleyldm --help` stay fast.
+_LAZY = {
+    "MelConfig": "foleyldm.audio.mel",
+    "mel_spectrogram": "foleyldm.audio.mel",
+    "LatentCodec": "foleyldm.models.codec",
+    "AudioPipelineOutput": "foleyldm.pipelines.output",
+    "TextToAudioPipeline": "foleyldm.pipelines.text_to_audio",
+}
+
+__all__ = [
+    "AudioPipelineOutput",
+    "LatentCodec",
+    "MelConfig",
+    "TextToAudioPipeline",
+    "mel_spectrogram",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'foleyldm' has no attribute {name!r}")
