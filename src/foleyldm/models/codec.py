@@ -105,7 +105,9 @@ class LatentCodec(nn.Module):
     # ---- decode ---------------------------------------------------------------------------
     def decode_mel(self, latents: torch.Tensor) -> torch.Tensor:
         """Scaled latent [B, C, T', F'] -> log-mel [B, 1, T' * r, F' * r]."""
-        z = latents.to(self.vae.device, self.vae.dtype) / self.scaling_factor
+        # (1 / s) * z, not z / s: the original code and diffusers both multiply, and the
+        # rounding difference would otherwise be the only thing keeping us off bit parity.
+        z = (1.0 / self.scaling_factor) * latents.to(self.vae.device, self.vae.dtype)
         return self.vae.decode(z).sample
 
     def vocode(self, mel: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,12 @@ from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
 from foleyldm.audio.mel import AUDIOLDM_16K, MelConfig
 from foleyldm.errors import CheckpointError, ModelNotFoundError
-from foleyldm.models.clap import CLAP, load_clap, save_clap
+from foleyldm.models.clap import CLAP, has_clap, load_clap, save_clap
 from foleyldm.models.codec import LatentCodec
 from foleyldm.models.init import spread_init_
 from foleyldm.models.presets import AUDIOLDM_SCHEDULER, PRESETS, Preset
+from foleyldm.models.registry import RELEASES, resolve_release
+from foleyldm.models.unet import AttentionLayout, load_unet
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
 MODEL_INDEX = "model_index.json"
@@ -104,11 +106,11 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
         pipe.codec.vae.save_pretrained(tmp / "vae")
         pipe.codec.vocoder.save_pretrained(tmp / "vocoder")
         _save_scheduler(pipe.scheduler_config, tmp / "scheduler")
-        save_clap(pipe.clap, tmp)
+        if pipe.clap is not None:
+            save_clap(pipe.clap, tmp)
+        backend = pipe.clap.backend if pipe.clap is not None else None
         index: dict[str, Any] = {
-            "_class_name": "AudioLDMPipeline"
-            if pipe.clap.backend == "laion"
-            else "FoleyLDMPipeline",
+            "_class_name": "AudioLDMPipeline" if backend == "laion" else "FoleyLDMPipeline",
             "_diffusers_version": diffusers.__version__,
             "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],
@@ -125,7 +127,7 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
             "name": pipe.name,
             "mel": pipe.codec.mel.to_dict(),
             "defaults": pipe.defaults,
-            "clap_backend": pipe.clap.backend,
+            "clap_backend": backend,
         }
         (tmp / FOLEY_CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
         if target.exists():
@@ -170,8 +172,14 @@ def load_pipeline(
     name_or_path: str | os.PathLike[str],
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    attention_layout: AttentionLayout = "faithful",
 ) -> TextToAudioPipeline:
-    """Load a model folder, build a named preset (random weights), or fetch a hub id.
+    """Load a model folder, a released AudioLDM name, a preset (random weights) or a hub id.
+
+    ``attention_layout``: "faithful" computes attention with the original network's head
+    width (the function the released weights were trained as); "diffusers" uses the UNet
+    config as saved (diffusers' AudioLDM repos: 8 heads everywhere) for bit parity with
+    diffusers' ``AudioLDMPipeline``. See :mod:`foleyldm.models.unet`.
 
     Raises:
         ModelNotFoundError: one line naming the model and how to pass a local folder.
@@ -180,8 +188,10 @@ def load_pipeline(
     key = str(name_or_path)
     if key in PRESETS and not Path(key).exists():
         pipe = build_pipeline(key)
+    elif key in RELEASES and not Path(key).exists():
+        pipe = _load_folder(resolve_release(key), attention_layout)
     else:
-        pipe = _load_folder(_resolve_folder(key))
+        pipe = _load_folder(_resolve_folder(key), attention_layout)
     return pipe.to(resolve_device(device), dtype)
 
 
@@ -191,8 +201,8 @@ def _resolve_folder(key: str) -> Path:
         return path
     if path.exists() or key.startswith((".", "/", "~")) or key.count("/") != 1:
         raise ModelNotFoundError(
-            f"model {key!r} not found: not a model folder, a preset ({', '.join(PRESETS)}) "
-            "or a hub id (owner/name)"
+            f"model {key!r} not found: not a model folder, a preset ({', '.join(PRESETS)}), "
+            f"a released AudioLDM name ({', '.join(RELEASES)}) or a hub id (owner/name)"
         )
     try:
         from huggingface_hub import snapshot_download
@@ -207,7 +217,7 @@ def _resolve_folder(key: str) -> Path:
         ) from None
 
 
-def _load_folder(root: Path) -> TextToAudioPipeline:
+def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> TextToAudioPipeline:
     missing = [c for c in ("unet", "vae", "vocoder") if not (root / c / "config.json").exists()]
     if missing:
         raise CheckpointError(
@@ -222,12 +232,12 @@ def _load_folder(root: Path) -> TextToAudioPipeline:
             )
     mel = MelConfig.from_dict(meta["mel"]) if "mel" in meta else AUDIOLDM_16K
     try:
-        unet = UNet2DConditionModel.from_pretrained(root / "unet")
+        unet = load_unet(root / "unet", attention_layout)
         vae = AutoencoderKL.from_pretrained(root / "vae")
         vocoder = SpeechT5HifiGan.from_pretrained(root / "vocoder")
     except (OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"cannot load {root}: {str(e).splitlines()[0]}") from e
-    clap = load_clap(root)
+    clap = load_clap(root) if has_clap(root) else None
     sched_file = root / "scheduler" / "scheduler_config.json"
     scheduler = (
         json.loads(sched_file.read_text()) if sched_file.exists() else dict(AUDIOLDM_SCHEDULER)

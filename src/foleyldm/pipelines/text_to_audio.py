@@ -40,7 +40,8 @@ class TextToAudioPipeline:
     """AudioLDM text-to-audio generation.
 
     Components: ``unet`` (diffusers ``UNet2DConditionModel`` with FiLM class conditioning),
-    ``codec`` (VAE + vocoder + mel front end), ``clap`` (text/audio encoder), and the noise
+    ``codec`` (VAE + vocoder + mel front end), ``clap`` (text/audio encoder, or None for a
+    checkpoint without one: pass ``prompt_embeds``), and the noise
     schedule ``scheduler_config`` from which every sampler is built.
     """
 
@@ -48,14 +49,15 @@ class TextToAudioPipeline:
         self,
         unet: UNet2DConditionModel,
         codec: LatentCodec,
-        clap: CLAP,
+        clap: CLAP | None,
         scheduler_config: dict[str, Any],
         defaults: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
         self.unet = unet.eval()
         self.codec = codec.eval()
-        self.clap = clap.eval()
+        # None for checkpoints that ship no CLAP (conditioning then comes as prompt_embeds).
+        self.clap = clap.eval() if clap is not None else None
         self.scheduler_config = dict(scheduler_config)
         self.defaults = {**BASE_DEFAULTS, **(defaults or {})}
         self.name = name
@@ -67,11 +69,17 @@ class TextToAudioPipeline:
         name_or_path: str | os.PathLike[str],
         device: str | torch.device | None = None,
         dtype: torch.dtype | None = None,
+        attention_layout: Literal["faithful", "diffusers"] = "faithful",
     ) -> TextToAudioPipeline:
-        """Load a model folder (diffusers layout), a hub id, or build a named preset."""
+        """Load a model folder (diffusers layout), a released AudioLDM name (e.g.
+        ``audioldm-s-full-v2``), a hub id, or build a named preset (random weights).
+
+        ``attention_layout="diffusers"`` reproduces diffusers' AudioLDMPipeline bit for bit;
+        the default computes attention as the original network did (see models/unet.py).
+        """
         from foleyldm.pipelines.loading import load_pipeline
 
-        return load_pipeline(name_or_path, device=device, dtype=dtype)
+        return load_pipeline(name_or_path, device, dtype, attention_layout)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Write the diffusers layout: ``model_index.json`` + one folder per component."""
@@ -86,7 +94,8 @@ class TextToAudioPipeline:
             # Passing dtype=None makes diffusers warn about casting; pass only what is given.
             m.to(device=device) if dtype is None else m.to(device=device, dtype=dtype)
         # CLAP stays float32: it is small next to the UNet and its scores rank candidates.
-        self.clap.to(device=device)
+        if self.clap is not None:
+            self.clap.to(device=device)
         return self
 
     @property
@@ -103,12 +112,14 @@ class TextToAudioPipeline:
 
     @property
     def components(self) -> dict[str, Any]:
-        return {
+        comps: dict[str, Any] = {
             "unet": self.unet,
             "vae": self.codec.vae,
             "vocoder": self.codec.vocoder,
-            "clap": self.clap,
         }
+        if self.clap is not None:
+            comps["clap"] = self.clap
+        return comps
 
     # ---- pieces ---------------------------------------------------------------------------
     def frames_for(self, audio_length_in_s: float) -> int:
@@ -122,6 +133,11 @@ class TextToAudioPipeline:
     @torch.no_grad()
     def encode_prompt(self, prompts: Sequence[str]) -> torch.Tensor:
         """Prompts -> [B, D] unit-norm CLAP text embeddings in the UNet's dtype."""
+        if self.clap is None:
+            raise InvalidInputError(
+                "this model ships no CLAP text encoder: pass prompt_embeds (and "
+                "negative_prompt_embeds) instead of text"
+            )
         emb = self.clap.encode_text(list(prompts))
         return emb.to(self.device, self.dtype)
 
@@ -165,7 +181,7 @@ class TextToAudioPipeline:
             raise InvalidInputError("num_waveforms_per_prompt must be >= 1")
         if not 1 <= n_cand <= MAX_CANDIDATES:
             raise InvalidInputError(f"num_candidates must be in [1, {MAX_CANDIDATES}]")
-        if n_cand > 1 and not self.clap.can_encode_audio:
+        if n_cand > 1 and (self.clap is None or not self.clap.can_encode_audio):
             raise InvalidInputError(
                 "num_candidates > 1 needs a CLAP audio tower, which this model does not ship"
             )
@@ -173,6 +189,8 @@ class TextToAudioPipeline:
     @torch.no_grad()
     def score(self, waveforms: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
         """CLAP audio-text cosine: waveforms [B, 1, N] or [B, N], text [B, D] -> [B]."""
+        if self.clap is None or not self.clap.can_encode_audio:
+            raise InvalidInputError("scoring needs a CLAP audio tower, which this model lacks")
         audio = self.clap.encode_audio(waveforms.reshape(waveforms.shape[0], -1), self.sample_rate)
         return self.clap.similarity(audio, text_embeds.to(audio.device))
 

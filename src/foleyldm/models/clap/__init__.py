@@ -34,9 +34,16 @@ __all__ = [
     "DualEncoderCLAP",
     "DualEncoderConfig",
     "LaionCLAP",
+    "has_clap",
     "load_clap",
     "save_clap",
 ]
+
+
+def has_clap(root: str | os.PathLike[str]) -> bool:
+    """Whether the pipeline folder ``root`` holds a CLAP in either layout."""
+    root = Path(root)
+    return (root / DUAL_SUBFOLDER / "config.json").is_file() or (root / "text_encoder").is_dir()
 
 
 def load_clap(root: str | os.PathLike[str]) -> CLAP:
