@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import random
@@ -20,8 +21,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEFAULT_MODEL = "tiny"
 
+#: Further subcommands, one module each under serving/commands/, each with
+#: ``register(subparsers)`` that adds its parser and sets ``func`` (returns an exit code).
+_COMMAND_MODULES: tuple[str, ...] = ()
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     pass
 
 
@@ -32,7 +37,7 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = sub.add_parser(
         "generate",
         help="generate audio from a text prompt",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
         description="Generate audio from text. Options left unset take the model's own defaults "
         "(see `foleyldm info MODEL`).",
     )
@@ -97,7 +102,7 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "info", help="print a model's components, sizes and config", formatter_class=_Formatter
+        "info", help="print a model's components, sizes and config", formatter_class=HelpFormatter
     )
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model folder, hub id or preset")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -108,12 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foleyldm",
         description="Text-to-audio generation with latent diffusion (AudioLDM).",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_generate(sub)
     _add_info(sub)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""CLI subcommands beyond generate/info, one module each (see serving/cli.py)."""
