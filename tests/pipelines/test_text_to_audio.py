@@ -106,3 +106,19 @@ def test_frames_round_up_to_the_unet_multiple(tiny_pipe):
     assert tiny_pipe.frames_for(10.24) == 1024
     assert tiny_pipe.frames_for(2.5) == 256
     assert tiny_pipe.frames_for(0.01) == 32
+
+
+def test_bf16_autocast_stays_close_to_fp32(tiny_pipe):
+    ref = tiny_pipe("a bell", generator=gens(0)[0], **FAST).waveforms
+    try:
+        tiny_pipe.set_precision("bf16")
+        low = tiny_pipe("a bell", generator=gens(0)[0], **FAST).waveforms
+    finally:
+        tiny_pipe.set_precision("fp32")
+    assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    assert not torch.equal(low, ref)  # autocast really ran in bf16
+    # random weights amplify rounding; still the same clip, not another one
+    rel = (low - ref).norm() / ref.norm()
+    assert rel < 0.2, float(rel)
+    with pytest.raises(InvalidInputError, match="precision"):
+        tiny_pipe.set_precision("fp8")  # type: ignore[arg-type]

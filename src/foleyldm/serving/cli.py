@@ -86,6 +86,12 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--eta", type=float, default=None, help="DDIM eta (reference AudioLDM: 1.0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="mixed precision of UNet, VAE and vocoder (bf16: fast on AVX512-BF16 CPUs and GPUs)",
+    )
+    p.add_argument(
         "--batch-file", default=None, help="text file, one prompt a line, optionally 'prompt|name'"
     )
     p.add_argument(
@@ -180,6 +186,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**31)
 
     pipe = TextToAudioPipeline.from_pretrained(args.model, device=args.device)
+    pipe.set_precision(args.precision)
     for k, ((prompt, _), out) in enumerate(zip(jobs, outputs, strict=True)):
         generator = torch.Generator(device="cpu").manual_seed(seed + k)
         result = pipe(
