@@ -1,0 +1,275 @@
+"""Generation speed and memory: foleyldm vs diffusers' AudioLDMPipeline on identical weights.
+
+Each configuration runs in a fresh subprocess (so peak RSS is its own), on the same random
+weights (``build_pipeline(preset, seed=0)``), the same DDIM sampler, steps, guidance, prompt
+embedding and initial latents. Prints one table: wall time, time per denoising step, real-time
+factor, peak RSS, ratios to diffusers, the per-stage split of foleyldm, the max output
+difference to diffusers, and the FLOPs of each stage with the achieved FLOP/s.
+
+    python benchmarks/generate.py                          # audioldm-s, 5 s and 10 s, batch 1
+    python benchmarks/generate.py --preset tiny --durations 2.5 --batches 1 4 --steps 5
+    python benchmarks/generate.py --precisions fp32 bf16   # add bf16 autocast rows
+
+Peak: ``--peak-gflops`` (default: measured here as the best of a few 2048^3 matmuls, per dtype).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any
+
+import torch
+
+_SMALL_TEXT = {
+    "vocab_size": 30522,
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 66,
+    "projection_dim": 512,
+}
+
+
+def _embeds(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    c = torch.nn.functional.normalize(torch.randn(batch, 512, generator=g), dim=-1)
+    uc = torch.nn.functional.normalize(torch.randn(batch, 512, generator=g), dim=-1)
+    return c, uc
+
+
+def _latents(pipe: Any, seconds: float, batch: int) -> torch.Tensor:
+    frames = int(seconds / 0.01)
+    frames += -frames % pipe.codec.compression  # what diffusers does
+    shape = (
+        batch,
+        pipe.codec.latent_channels,
+        frames // pipe.codec.compression,
+        pipe.codec.latent_bins,
+    )
+    return torch.randn(shape, generator=torch.Generator().manual_seed(3))
+
+
+def run_one(cfg: dict[str, Any]) -> dict[str, Any]:
+    """One timed generation (in this process). Returns figures as a dict."""
+    from foleyldm.pipelines.loading import build_pipeline
+
+    torch.set_grad_enabled(False)
+    pipe = build_pipeline(cfg["preset"], seed=0)
+    c, uc = _embeds(cfg["batch"])
+    x = _latents(pipe, cfg["seconds"], cfg["batch"])
+    kw = {
+        "num_inference_steps": cfg["steps"],
+        "guidance_scale": 2.5,
+        "audio_length_in_s": cfg["seconds"],
+    }
+    stages: dict[str, float] = {}
+    if cfg["impl"] == "diffusers":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from diffusers import AudioLDMPipeline, DDIMScheduler
+        from foleyldm.models.clap import LaionCLAP
+
+        # diffusers' pipeline needs a ClapTextModelWithProjection even when given embeddings;
+        # models with our dual CLAP get a small random one (unused: prompt_embeds are given).
+        clap = pipe.clap if isinstance(pipe.clap, LaionCLAP) else LaionCLAP.build(_SMALL_TEXT)
+        ref = AudioLDMPipeline(
+            vae=pipe.codec.vae,
+            text_encoder=clap.text_encoder,
+            tokenizer=clap.tokenizer,
+            unet=pipe.unet,
+            scheduler=DDIMScheduler.from_config(pipe.scheduler_config),
+            vocoder=pipe.codec.vocoder,
+        )
+        ref.set_progress_bar_config(disable=True)
+        t0 = time.perf_counter()
+        out = ref(
+            prompt_embeds=c, negative_prompt_embeds=uc, latents=x, output_type="pt", **kw
+        ).audios
+        wall = time.perf_counter() - t0
+    else:
+        pipe.set_precision(cfg["precision"])
+        stamps: list[float] = []
+        t0 = time.perf_counter()
+        res = pipe(
+            prompt_embeds=c,
+            negative_prompt_embeds=uc,
+            latents=x,
+            sampler="ddim",
+            callback=lambda i, n, _l: stamps.append(time.perf_counter()),
+            **kw,
+        )
+        wall = time.perf_counter() - t0
+        out = res.waveforms[:, 0]
+        stages["unet_steps"] = stamps[-1] - t0
+        # decode stages timed separately on the final latents
+        lat = _latents(pipe, cfg["seconds"], cfg["batch"])
+        with pipe.autocast():
+            t1 = time.perf_counter()
+            mel = pipe.codec.decode_mel(lat)
+            stages["vae_decode"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            pipe.codec.vocode(mel)
+            stages["vocoder"] = time.perf_counter() - t1
+        if pipe.clap is not None:
+            t1 = time.perf_counter()
+            pipe.encode_prompt(["a dog barking"] * cfg["batch"])
+            stages["text_encoder"] = time.perf_counter() - t1
+    torch.save(out, cfg["out"])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+    return {
+        "wall_s": wall,
+        "step_s": (stages.get("unet_steps", wall)) / cfg["steps"],
+        "peak_rss_mib": rss,
+        "stages": stages,
+    }
+
+
+def flops(preset: str, seconds: float) -> dict[str, float]:
+    """FLOPs of one guided UNet step (batch 2), the VAE decode and the vocoder, batch 1."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from foleyldm.pipelines.loading import build_pipeline
+
+    pipe = build_pipeline(preset, seed=0)
+    x = _latents(pipe, seconds, 1)
+    y = torch.randn(2, 512)
+    res = {}
+    with torch.no_grad():
+        for name, fn in (
+            ("unet_step", lambda: pipe.unet(torch.cat([x, x]), 500, None, class_labels=y)),
+            ("vae_decode", lambda: pipe.codec.decode_mel(x)),
+            ("vocoder", lambda: pipe.codec.vocode(torch.randn(1, 1, x.shape[2] * 4, 64))),
+        ):
+            with FlopCounterMode(display=False) as fc:
+                fn()
+            res[name] = fc.get_total_flops()
+    return res
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--preset", default="audioldm-s")
+    ap.add_argument("--durations", type=float, nargs="+", default=[5.0, 10.0])
+    ap.add_argument("--batches", type=int, nargs="+", default=[1])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    ap.add_argument("--no-flops", action="store_true")
+    ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        print(json.dumps(run_one(json.loads(args._child))))
+        return
+
+    rows = []
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    for seconds in args.durations:
+        for batch in args.batches:
+            base = {"preset": args.preset, "seconds": seconds, "batch": batch, "steps": args.steps}
+            results = {}
+            for impl, prec in [("diffusers", "fp32")] + [("foleyldm", p) for p in args.precisions]:
+                cfg = {
+                    **base,
+                    "impl": impl,
+                    "precision": prec,
+                    "out": os.path.join(tmp, f"bench-{impl}-{prec}-{seconds}-{batch}.pt"),
+                }
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--_child", json.dumps(cfg)],
+                    capture_output=True,
+                    text=True,
+                )
+                if proc.returncode:
+                    sys.exit(f"{impl} {prec} failed:\n{proc.stderr[-3000:]}")
+                results[(impl, prec)] = (
+                    json.loads(proc.stdout.strip().splitlines()[-1]),
+                    cfg["out"],
+                )
+            ref, ref_out = results[("diffusers", "fp32")]
+            ref_wav = torch.load(ref_out)
+            for (impl, prec), (r, out) in results.items():
+                diff = float((torch.load(out) - ref_wav).abs().max())
+                rows.append(
+                    {
+                        "seconds": seconds,
+                        "batch": batch,
+                        "impl": f"{impl} {prec}",
+                        **r,
+                        "rtf": r["wall_s"] / (seconds * batch),
+                        "vs_diffusers": r["wall_s"] / ref["wall_s"],
+                        "rss_vs": r["peak_rss_mib"] / ref["peak_rss_mib"],
+                        "max_abs_diff": diff,
+                    }
+                )
+
+    threads = torch.get_num_threads()
+    print(
+        f"\npreset {args.preset}, DDIM {args.steps} steps, guidance 2.5, {threads} threads, "
+        f"torch {torch.__version__}"
+    )
+    print(
+        f"{'dur':>5} {'B':>2} {'impl':<15} {'wall s':>8} {'step s':>7} {'RTF':>6} {'x diff.':>7} "
+        f"{'RSS MiB':>8} {'x diff.':>7} {'max|Δ|':>9}  stages (s)"
+    )
+    for r in rows:
+        st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items())
+        print(
+            f"{r['seconds']:5.1f} {r['batch']:2d} {r['impl']:<15} {r['wall_s']:8.2f} "
+            f"{r['step_s']:7.3f} "
+            f"{r['rtf']:6.2f} {r['vs_diffusers']:7.2f} {r['peak_rss_mib']:8.0f} {r['rss_vs']:7.2f} "
+            f"{r['max_abs_diff']:9.2e}  {st}"
+        )
+
+    if not args.no_flops:
+        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        print(
+            f"\nmatmul peak (best of 5 x 2048^3): fp32 {peaks['fp32']:.0f} GFLOP/s, "
+            f"bf16 {peaks['bf16']:.0f} GFLOP/s"
+        )
+        for seconds in args.durations:
+            f = flops(args.preset, seconds)
+            print(
+                f"FLOPs for {seconds:g} s: "
+                + ", ".join(f"{k} {v / 1e9:.1f} G" for k, v in f.items())
+            )
+            for r in rows:
+                if (
+                    r["seconds"] != seconds
+                    or r["batch"] != 1
+                    or not r["impl"].startswith("foleyldm")
+                ):
+                    continue
+                peak = peaks["bf16" if "bf16" in r["impl"] else "fp32"]
+                st = r["stages"]
+                unet = f["unet_step"] * args.steps / st["unet_steps"] / 1e9
+                vae = f["vae_decode"] / st["vae_decode"] / 1e9
+                voc = f["vocoder"] / st["vocoder"] / 1e9
+                print(
+                    f"  {r['impl']}: UNet {unet:.0f} GFLOP/s ({unet / peak:.0%} of peak), "
+                    f"VAE {vae:.0f} ({vae / peak:.0%}), vocoder {voc:.0f} ({voc / peak:.0%})"
+                )
+
+
+if __name__ == "__main__":
+    main()
