@@ -137,6 +137,9 @@ class LaionCLAP(CLAP):
             raise ValueError("audio_encoder and feature_extractor come together (both or neither)")
         self.text_encoder = text_encoder
         self.tokenizer = tokenizer
+        # diffusers' AudioLDMPipeline pads to tokenizer.model_max_length: keep it within the
+        # text tower's positions so a saved folder runs there too (RoBERTa: 512 either way).
+        self.tokenizer.model_max_length = self.max_text_length
         self.audio_encoder = audio_encoder
         self.feature_extractor = feature_extractor
         self.embed_dim = int(text_encoder.config.projection_dim)

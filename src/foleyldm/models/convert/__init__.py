@@ -1,0 +1,1 @@
+"""Converters from the original AudioLDM checkpoint layout to diffusers / transformers."""
