@@ -58,3 +58,11 @@ def test_generate_with_a_release_name_present_locally(monkeypatch, tmp_path, tin
         ]
     )
     assert rc == 0 and out.stat().st_size > 1000
+
+
+def test_cached_original_checkpoint_without_tokenizer_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("FOLEYLDM_CACHE", str(tmp_path))
+    (tmp_path / "audioldm-m-text-ft.ckpt").write_bytes(b"not read before the tokenizer check")
+    with pytest.raises(ModelNotFoundError, match="RoBERTa tokenizer") as e:
+        resolve_release("audioldm-m-text-ft")
+    assert "--clap-tokenizer" in str(e.value) and "\n" not in str(e.value)

@@ -124,9 +124,7 @@ def resolve_release(name: str) -> Path:
         return converted
     release = RELEASES[name]
     if ckpt is not None:
-        from foleyldm.models.convert.checkpoint import convert_original_checkpoint
-
-        return Path(convert_original_checkpoint(ckpt, cache_dir() / name, variant=release.variant))
+        return _convert_release(name, ckpt)
     if release.hub_id is None:
         raise ModelNotFoundError(not_found_message(name))
     try:
@@ -136,3 +134,36 @@ def resolve_release(name: str) -> Path:
     except Exception as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ModelNotFoundError(not_found_message(name, reason)) from None
+
+
+#: The tokenizer of the released CLAP text tower (not stored in the .ckpt files).
+CLAP_TOKENIZER = "roberta-base"
+
+
+def _convert_release(name: str, ckpt: Path) -> Path:
+    """Convert a cached original checkpoint into ``cache_dir() / name`` (once).
+
+    The RoBERTa tokenizer comes from ``$FOLEYLDM_CACHE/roberta-base/`` if present, else from
+    the Hugging Face cache or hub (``roberta-base``).
+    """
+    from foleyldm.models.convert.checkpoint import convert_original_checkpoint
+
+    local_tok = cache_dir() / CLAP_TOKENIZER
+    tokenizer = str(local_tok) if local_tok.is_dir() else CLAP_TOKENIZER
+    try:
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(tokenizer)
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ModelNotFoundError(
+            f"{ckpt} needs the RoBERTa tokenizer of its CLAP ({reason}); save "
+            f"'{CLAP_TOKENIZER}' into {local_tok}, or run `foleyldm convert {ckpt} DIR "
+            "--clap-tokenizer PATH` and pass --model DIR"
+        ) from None
+    release = RELEASES[name]
+    return Path(
+        convert_original_checkpoint(
+            ckpt, cache_dir() / name, variant=release.variant, clap_tokenizer=tokenizer, name=name
+        )
+    )
