@@ -45,7 +45,8 @@ SAMPLERS: dict[str, tuple[type[SchedulerMixin], dict[str, Any], str]] = {
     "euler-a": (EulerAncestralDiscreteScheduler, {}, "Euler ancestral (stochastic)"),
     "heun": (HeunDiscreteScheduler, {}, "Heun (2 model calls per step)"),
     "pndm": (PNDMScheduler, {"skip_prk_steps": True}, "PNDM / PLMS"),
-    "ddpm": (DDPMScheduler, {}, "ancestral DDPM"),
+    # diffusers' DDPM clips x0 to [-1, 1] by default; audio latents are not bounded like that
+    "ddpm": (DDPMScheduler, {"clip_sample": False}, "ancestral DDPM"),
 }
 
 # Keys a scheduler config may carry that are specific to one solver; they are dropped before

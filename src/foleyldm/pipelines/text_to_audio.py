@@ -14,14 +14,15 @@ from diffusers import UNet2DConditionModel
 from diffusers.utils.torch_utils import randn_tensor
 
 from foleyldm.diffusion.samplers import UnknownSamplerError, make_scheduler, step_kwargs
-from foleyldm.diffusion.sampling import StepCallback, denoise
+from foleyldm.diffusion.sampling import StepCallback
 from foleyldm.errors import InvalidInputError
 from foleyldm.models.clap.base import CLAP
 from foleyldm.models.codec import LatentCodec
+from foleyldm.pipelines import long_form
 from foleyldm.pipelines.output import AudioPipelineOutput
 
-#: Longest generation accepted in one call (memory grows with length until windowed
-#: long-form sampling exists).
+#: Longest generation accepted in one call (clips longer than the model's window are
+#: denoised in windows and decoded in tiles, so memory stays bounded; see long_form).
 MAX_DURATION_S = 120.0
 MAX_STEPS = 1000
 MAX_CANDIDATES = 16
@@ -319,9 +320,12 @@ class TextToAudioPipeline:
             latents = latents.to(self.device, self.dtype)
         latents = latents * scheduler.init_noise_sigma
 
-        # 5. denoise (6. decode: latent -> mel -> waveform, trimmed to the request)
+        # 5. denoise (6. decode: latent -> mel -> waveform, trimmed to the request); a clip
+        # longer than the model's window is denoised in overlapping windows and decoded in
+        # tiles (bounded memory); one that fits takes the plain path unchanged
+        tiling = long_form.tiling_for(self)
         with self.autocast():
-            latents = denoise(
+            latents = long_form.denoise(
                 self.unet,
                 latents,
                 scheduler,
@@ -330,9 +334,10 @@ class TextToAudioPipeline:
                 guidance,
                 step_kwargs(scheduler, generator, eta),
                 callback,
+                tiling,
             )
-            mels = self.codec.decode_mel(latents)
-            wav = self.codec.vocode(mels)[:, : round(seconds * self.sample_rate)]
+            mels, wav = long_form.decode(self.codec, latents, tiling)
+            wav = wav[:, : round(seconds * self.sample_rate)]
         latents, mels = latents.float(), mels.float()
 
         # 7. rank candidates by CLAP audio-text cosine and keep the best of each group

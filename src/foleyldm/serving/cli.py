@@ -23,7 +23,10 @@ DEFAULT_MODEL = "tiny"
 
 #: Further subcommands, one module each under serving/commands/, each with
 #: ``register(subparsers)`` that adds its parser and sets ``func`` (returns an exit code).
-_COMMAND_MODULES: tuple[str, ...] = ("foleyldm.serving.commands.convert",)
+_COMMAND_MODULES: tuple[str, ...] = (
+    "foleyldm.serving.commands.convert",
+    "foleyldm.serving.commands.edit",
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
