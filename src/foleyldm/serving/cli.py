@@ -26,6 +26,7 @@ DEFAULT_MODEL = "tiny"
 _COMMAND_MODULES: tuple[str, ...] = (
     "foleyldm.serving.commands.convert",
     "foleyldm.serving.commands.edit",
+    "foleyldm.serving.commands.evaluate",
 )
 
 
