@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "foleyldm.serving.commands.convert",
     "foleyldm.serving.commands.edit",
     "foleyldm.serving.commands.evaluate",
+    "foleyldm.serving.commands.serve",
 )
 
 
