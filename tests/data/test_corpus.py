@@ -1,0 +1,264 @@
+"""`build-corpus` on tiny fake Debian packages built by the test (dpkg-deb; no network)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from foleyldm.data.corpus import build_corpus
+from foleyldm.data.corpus_sources import Licenses, guess_license
+from foleyldm.data.manifest import read_manifest
+from tests.data.cli_util import run_data
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dpkg-deb") is None or shutil.which("dpkg") is None, reason="needs dpkg"
+)
+SR = 22050
+
+
+def audio(seconds: float, freq: float = 440.0, fmt: str = "WAV", seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.shape[0])
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([x, x], axis=1), SR, format=fmt)
+    return buf.getvalue()
+
+
+def put(root: Path, rel: str, data: bytes | str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+DEP5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+DRUMKIT = """<?xml version="1.0"?>
+<drumkit_info xmlns="http://www.hydrogen-music.org/drumkit">
+ <name>Test Kit</name>
+ <instrumentList>
+  <instrument><name>Snare Rock</name>
+   <layer><filename>sn_soft.flac</filename><min>0</min><max>0.5</max></layer>
+   <layer><filename>sn_hard.flac</filename><min>0.7</min><max>1</max></layer>
+  </instrument>
+  <instrument><name>32</name><layer><filename>Kick_Low.flac</filename></layer></instrument>
+ </instrumentList>
+</drumkit_info>
+"""
+
+
+def fake_packages(tmp: Path) -> Path:
+    """Four small packages as .deb files in a cache's debs/ folder."""
+    trees: dict[str, Path] = {}
+
+    def tree(name: str, copyright_text: str) -> Path:
+        root = tmp / "src" / name
+        put(root, f"usr/share/doc/{name}/copyright", copyright_text)
+        trees[name] = root
+        return root
+
+    t = tree("tuxpaint-stamps-default", DEP5 + "Files: *\nCopyright: 2002 B K\nLicense: GPL-2\n")
+    stamps = "usr/share/tuxpaint/stamps"
+    put(t, f"{stamps}/animals/dogs/dog.ogg", audio(1.0, fmt="OGG"))
+    put(t, f"{stamps}/animals/dogs/dog.txt", "A dog.\nde.utf8=Ein Hund.\n")
+    put(t, f"{stamps}/animals/dogs/dog_de.ogg", audio(1.0, 300, fmt="OGG"))  # spoken name
+    put(t, f"{stamps}/symbols/math/2.wav", audio(0.5, 500))
+    put(t, f"{stamps}/symbols/math/2.txt", "Two.\n")
+
+    h = tree(
+        "hydrogen-drumkits",
+        DEP5 + "Files: *\nLicense: GPL-2\n\nFiles:\n drumkits/Other.h2drumkit\n"
+        " drumkits/TestKit.h2drumkit\nCopyright: Someone\nLicense: CC-BY-3.0\n",
+    )
+    kit = "usr/share/hydrogen/data/drumkits/TestKit"
+    put(h, f"{kit}/drumkit.xml", DRUMKIT)
+    put(h, f"{kit}/sn_soft.flac", audio(0.4, 200, "FLAC", 1))
+    put(h, f"{kit}/sn_hard.flac", audio(0.4, 210, "FLAC", 2))
+    put(h, f"{kit}/Kick_Low.flac", audio(0.4, 60, "FLAC", 3))
+    put(h, f"{kit}/beats_01.flac", audio(0.6, 90, "FLAC", 4))
+
+    n = tree(
+        "nexuiz-data",
+        "This package is free software; you can redistribute it under the terms of the GNU "
+        "General Public License as published by the FSF; either version 2 of the License, or "
+        "(at your option) any later version.\n",
+    )
+    pk3 = io.BytesIO()
+    with zipfile.ZipFile(pk3, "w") as z:
+        z.writestr("sound/weapons/rocket_fire.ogg", audio(0.8, 700, "OGG", 5))
+        z.writestr("sound/ambient/wind_long.wav", audio(25.0, 150, seed=6))  # → 3 clips
+        z.writestr("sound/misc/broken.wav", b"RIFF....WAVEfmt garbage" * 5)
+        z.writestr("sound/misc/silence.wav", audio(0.0) + b"")
+        z.writestr("textures/wall.tga", b"not audio")
+        z.writestr("sound/misc/badcrc.wav", bad := audio(0.3, 880, seed=7))
+    blob = bytearray(pk3.getvalue())
+    at = bytes(blob).find(bad) + len(bad) // 2
+    blob[at] ^= 0xFF  # the member's CRC no longer matches: zipfile raises on reading it
+    put(n, "usr/share/games/nexuiz/data/data.pk3", bytes(blob))
+    put(
+        n,
+        "usr/share/games/nexuiz/data/zz_copy_of_rocket.ogg",
+        zipfile.ZipFile(pk3).read("sound/weapons/rocket_fire.ogg"),
+    )  # a byte-identical duplicate
+
+    a = tree("asterisk-core-sounds-en-wav", DEP5 + "Files: *\nLicense: CC-BY-SA-3.0\n")
+    put(a, "usr/share/asterisk/sounds/en_US_f_Allison/auth-thankyou.wav", audio(0.7, 330))
+    put(a, "usr/share/asterisk/sounds/en_US_f_Allison/beep.wav", audio(0.3, 1000))
+    zeros = io.BytesIO()
+    sf.write(zeros, np.zeros(SR // 2), SR, format="WAV")
+    put(a, "usr/share/asterisk/sounds/en_US_f_Allison/silence/1.wav", zeros.getvalue())
+    s = tree("asterisk-core-sounds-en", DEP5 + "Files: *\nLicense: CC-BY-SA-3.0\n")
+    put(
+        s,
+        "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz",
+        gzip.compress(
+            b"; Core sounds\nauth-thankyou: Thank you.\nbeep: [this is a simple beep tone]\n"
+        ),
+    )
+
+    debs = tmp / "cache" / "debs"
+    debs.mkdir(parents=True)
+    for name, root in trees.items():
+        (root / "DEBIAN").mkdir()
+        (root / "DEBIAN" / "control").write_text(
+            f"Package: {name}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: T <t@example.org>\n"
+            "Description: test package\n"
+        )
+        subprocess.run(
+            [
+                "dpkg-deb",
+                "-Znone",
+                "--root-owner-group",
+                "-b",
+                str(root),
+                str(debs / f"{name}_1.0-1_all.deb"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return tmp / "cache"
+
+
+@pytest.fixture
+def no_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apt-get on PATH that always fails, as with no network or unknown packages."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text("#!/bin/sh\necho 'E: Unable to locate package' \"$2\" >&2\nexit 100\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+PKGS = [
+    "tuxpaint-stamps-default",
+    "hydrogen-drumkits",
+    "nexuiz-data",
+    "asterisk-core-sounds-en-wav",
+]
+
+
+def test_build_corpus_from_fake_packages(tmp_path: Path, no_apt: None) -> None:
+    cache = fake_packages(tmp_path)
+    out = tmp_path / "corpus"
+    logs: list[str] = []
+    rep = build_corpus(out, [*PKGS, "ufoai-sound"], cache, workers=2, log=logs.append)
+    assert rep.packages["ufoai-sound"].startswith("apt-get download ufoai-sound failed")
+    assert all(rep.packages[p] == "ok" for p in PKGS)
+    recs = read_manifest(out / "manifest.jsonl")
+    by = {(Path(r.meta["file"]).name, r.meta["part"]): r for r in recs}
+    # every clip: 16 kHz mono FLAC of at most 10.24 s
+    for r in recs:
+        info = sf.info(r.path)
+        assert (info.samplerate, info.channels, info.format) == (16000, 1, "FLAC")
+        assert info.duration <= 10.24 + 1e-6 and Path(r.path).is_relative_to(out / "clips")
+    dog = by[("dog.ogg", 1)]
+    assert dog.captions == ["dog barking", "A dog."] and dog.labels == ["dog"]
+    assert (dog.license, dog.source, dog.meta["version"]) == (
+        "GPL-2",
+        "tuxpaint-stamps-default",
+        "1.0-1",
+    )
+    assert ("dog_de.ogg", 1) not in by  # spoken names are left out
+    assert by[("2.wav", 1)].captions == ['a voice saying "Two"'] and by[("2.wav", 1)].labels == [
+        "speech"
+    ]
+    soft, hard = by[("sn_soft.flac", 1)], by[("sn_hard.flac", 1)]
+    assert (
+        soft.captions[0] == "snare drum rock hit softly"
+        and hard.captions[0] == "snare drum rock hit hard"
+    )
+    assert "from the Test Kit drum kit" in soft.captions[1] and soft.labels == ["snare drum"]
+    assert soft.license == "CC-BY-3.0"
+    assert by[("Kick_Low.flac", 1)].labels == ["kick drum"]  # numeric name: path words
+    assert by[("beats_01.flac", 1)].labels == ["drum loop"]
+    wind = [by[("wind_long.wav", k)] for k in (1, 2, 3)]
+    assert [w.meta["parts"] for w in wind] == [3, 3, 3]
+    assert sum(w.duration for w in wind) == pytest.approx(25.0, abs=0.05)
+    assert len({w.split for w in wind}) == 1  # parts of one file share a split
+    assert wind[0].captions == ["wind"] and wind[0].license == "GPL-2+"
+    assert wind[1].meta["archive"] == "data.pk3!sound/ambient/wind_long.wav"
+    assert by[("rocket_fire.ogg", 1)].labels == ["rocket"]
+    assert ("zz_copy_of_rocket.ogg", 1) not in by and rep.duplicates == 1
+    thanks = by[("auth-thankyou.wav", 1)]
+    assert thanks.captions[0] == 'a woman saying "Thank you."' and thanks.labels == ["speech"]
+    assert by[("beep.wav", 1)].captions == ["a simple beep tone"]
+    assert not any("silence" in r.meta["file"] for r in recs)
+    skipped = {s.path.rsplit("/", 1)[-1]: s.reason for s in rep.skipped}
+    assert set(skipped) == {"broken.wav", "silence.wav", "badcrc.wav"}
+    assert "CRC" in skipped["badcrc.wav"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["clips"] == len(recs) == 12
+    assert summary["categories"]["speech"] == 2
+    assert (out / "licenses" / "hydrogen-drumkits.copyright").is_file()
+    assert len((out / "skipped.tsv").read_text().splitlines()) == 3
+    # a rebuild reuses the unpacked cache and gives the same manifest
+    before = len(logs)
+    again = build_corpus(out, PKGS, cache, workers=1, log=logs.append)
+    assert [r.captions for r in again.records] == [r.captions for r in recs]
+    assert not any("downloading" in line for line in logs[before:])
+
+
+def test_cli_build_corpus(tmp_path: Path, no_apt: None, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = fake_packages(tmp_path)
+    argv = [
+        "build-corpus",
+        str(tmp_path / "c"),
+        "--cache",
+        str(cache),
+        "--workers",
+        "1",
+        "--packages",
+        "hydrogen-drumkits",
+        "nexuiz-data",
+    ]
+    assert run_data(argv) == 0
+    out = capsys.readouterr().out
+    assert "8 clips" in out and "largest categories: " in out
+    with pytest.raises(ValueError, match="no handler"):
+        run_data(["build-corpus", str(tmp_path / "c"), "--packages", "emacs"])
+
+
+def test_dep5_matching_and_free_text_licences() -> None:
+    lic = Licenses(
+        DEP5 + "Files: *\nLicense: GPL-2+\n\nFiles: *.ogg\nLicense: CC-BY-SA-3.0\n\n"
+        "Files: mtg/mods/doors/sounds/*\nLicense: CC-BY-3.0\n\n"
+        "Files: etc/samples/ambi_choir.flac\nLicense: CC0\n\nFiles: debian/*\nLicense: MIT\n"
+    )
+    games = "usr/share/games/minetest/games/minetest_game/mods"
+    assert lic.license_for(f"{games}/doors/sounds/door_open.ogg") == "CC-BY-3.0"
+    assert lic.license_for(f"{games}/default/sounds/dig.ogg") == "CC-BY-SA-3.0"
+    assert lic.license_for("usr/share/sonic-pi/samples/ambi_choir.flac") == "CC0"
+    assert lic.license_for("usr/share/x/readme.wav") == "GPL-2+"
+    assert guess_license("under the GNU General Public License version 2 or later") == "GPL-2+"
+    assert guess_license("Creative Commons Attribution-ShareAlike 3.0 Unported") == "CC-BY-SA-3.0"
+    assert guess_license("all rights reserved") == ""
