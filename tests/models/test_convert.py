@@ -470,3 +470,23 @@ def test_checkpoint_with_a_clap_converts_it_through_the_clap_mapping(tiny_state,
     want = text.state_dict()
     for k, v in pipe.clap.text_encoder.state_dict().items():
         assert torch.equal(v, want[k]), k
+
+
+@pytest.mark.parametrize(
+    ("preset", "variant", "unet_keys"), [("audioldm-m", "m", 690), ("audioldm-l", "l", 690)]
+)
+def test_m_and_l_layouts_on_meta(preset, variant, unet_keys):
+    """Key set and shapes of the -m / -l original layout, without allocating their weights."""
+    p = PRESETS[preset]
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**p.unet)
+        vae = AutoencoderKL(**p.vae)
+        vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(**p.vocoder))
+    state = original_state_dict_from_pipeline(unet, vae, vocoder, 0.9, ema=False)
+    assert sum(k.startswith("model.diffusion_model.") for k in state) == unet_keys
+    width = p.unet["block_out_channels"][0]
+    assert list(state["model.diffusion_model.input_blocks.0.0.weight"].shape) == [width, 8, 3, 3]
+    layout = infer_original_config(state)  # the shapes alone give back the released layout
+    want = layout_from_variant(variant, scale_factor=layout.scale_factor)
+    assert (layout.unet, layout.vae, layout.vocoder) == (want.unet, want.vae, want.vocoder)
+    assert tuple(layout.unet["attention_head_dim"]) == tuple(p.unet["attention_head_dim"])
