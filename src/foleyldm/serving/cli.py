@@ -26,9 +26,10 @@ DEFAULT_MODEL = "tiny"
 _COMMAND_MODULES: tuple[str, ...] = (
     "foleyldm.serving.commands.convert",
     "foleyldm.serving.commands.edit",
+    "foleyldm.serving.commands.data",
     "foleyldm.serving.commands.evaluate",
     "foleyldm.serving.commands.serve",
-    "foleyldm.serving.commands.data",
+    "foleyldm.serving.commands.train",
 )
 
 

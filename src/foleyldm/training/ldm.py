@@ -1,0 +1,241 @@
+"""Stage ``ldm``: the latent diffusion UNet (REFERENCE.md §5).
+
+Per step, for each clip of the batch:
+
+1. waveform -> log-mel -> frozen VAE posterior sample -> latent z (times the scale factor,
+   1/std(z) of the first global batch unless already set);
+2. condition c: the clip's own CLAP *audio* embedding (self-supervised, the default), a
+   caption's CLAP *text* embedding, or text with probability ``text_probability``; with
+   probability ``cond_dropout`` replaced by CLAP("") (the unconditional embedding that
+   inference uses for classifier-free guidance);
+3. t ~ U{0..999}, noise e ~ N(0, I), z_t = sqrt(a_t) z + sqrt(1 - a_t) e;
+4. loss = MSE(UNet(z_t, t, c), e) (or the velocity for v-prediction).
+
+AdamW with linear warm-up; EMA of the weights (what export ships). Every random draw of
+a sample comes from its own seed (`foleyldm.training.data`), so the result does not depend
+on how the batch is split over processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from diffusers import DDPMScheduler
+from torch.nn import functional as F
+
+from foleyldm.audio.mel import mel_spectrogram
+from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
+from foleyldm.training.base import Batch, Trainer
+from foleyldm.training.config import ConfigError, LDMStage
+from foleyldm.training.data import fixed_batches, generators, per_sample
+from foleyldm.training.logs import spectrogram_image
+from foleyldm.training.runtime import is_preset
+
+_TEXT_CACHE_SIZE = 50_000
+
+
+class LDMTrainer(Trainer):
+    stage = "ldm"
+    cfg: LDMStage
+
+    def build(self) -> None:
+        cfg, pipe = self.cfg, self.pipe
+        if pipe.clap is None:
+            raise ConfigError("ldm: the starting model has no CLAP to condition on")
+        if cfg.conditioning != "text" and not pipe.clap.can_encode_audio:
+            raise ConfigError("ldm: audio conditioning needs a CLAP audio tower")
+        self.vae = self.frozen(pipe.codec.vae)
+        self.clap = self.frozen(pipe.clap)
+        self.scheduler_config = {**pipe.scheduler_config, "prediction_type": cfg.prediction}
+        self.noise = DDPMScheduler.from_config(self.scheduler_config)
+        self.timesteps = int(self.noise.config.num_train_timesteps)
+        unet_down = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
+        self.frame_multiple = pipe.codec.compression * unet_down
+        self.unet = self.add_model("unet", pipe.unet)
+        self.add_optimizer("unet", pipe.unet.parameters(), cfg.optim)
+        self.ema = self.add_ema("unet", cfg.ema_decay)
+        self.scale = self._initial_scale()
+        self._texts: dict[str, torch.Tensor] = {}
+
+    def _initial_scale(self) -> float | None:
+        """The latent scale factor, or None to measure it on the first batch."""
+        sf, stored = self.cfg.scale_factor, float(self.vae.config.scaling_factor)
+        if isinstance(sf, float):
+            return sf
+        if sf is None:  # keep the stored factor when fine-tuning a model folder
+            init = self.config.init
+            sf = "keep" if init is not None and not is_preset(init) else "auto"
+        return stored if sf == "keep" else None
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"scale": self.scale}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.scale = state.get("scale")
+        if self.scale is not None:
+            self.vae.register_to_config(scaling_factor=self.scale)
+
+    # ---- inputs -------------------------------------------------------------------------
+    @torch.no_grad()
+    def text_embeddings(self, texts: list[str]) -> torch.Tensor:
+        """CLAP text embeddings [B, D], cached (the CLAP is frozen).
+
+        Each text is encoded on its own, so its embedding does not depend on what else was
+        in the batch (padding): a resumed or multi-process run gets the same bits.
+        """
+        new = sorted({t for t in texts if t not in self._texts})
+        if len(self._texts) + len(new) > _TEXT_CACHE_SIZE:
+            self._texts.clear()
+        for text in new:
+            self._texts[text] = self.clap.encode_text([text])[0]
+        return torch.stack([self._texts[t] for t in texts]).to(self.device)
+
+    @torch.no_grad()
+    def latents(self, wav: torch.Tensor, gens: list[torch.Generator]) -> torch.Tensor:
+        """Waveforms [B, N] -> unscaled posterior samples [B, C, T', F'] (float32)."""
+        mel = mel_spectrogram(wav, self.pipe.codec.mel)
+        usable = mel.shape[1] - mel.shape[1] % self.frame_multiple
+        if usable == 0:
+            raise ConfigError(f"ldm: segments shorter than {self.frame_multiple} mel frames")
+        with self.autocast():
+            dist = self.vae.encode(mel[:, None, :usable]).latent_dist
+        eps = per_sample(gens, "randn", dist.mean.shape[1:]).to(self.device)
+        return (dist.mean.float() + dist.std.float() * eps).float()
+
+    @torch.no_grad()
+    def conditions(self, batch: Batch, u_text: torch.Tensor, u_drop: torch.Tensor) -> torch.Tensor:
+        """FiLM conditions [B, D]: audio or text CLAP embeddings, some dropped to CLAP("")."""
+        cfg, captions = self.cfg, batch["captions"]
+        has_text = torch.tensor([bool(c) for c in captions])
+        if cfg.conditioning == "audio":
+            use_text = torch.zeros_like(has_text)
+        elif cfg.conditioning == "text":
+            use_text = torch.ones_like(has_text)
+        else:
+            use_text = has_text & (u_text < cfg.text_probability)
+        drop = u_drop < cfg.cond_dropout
+        cond = self.text_embeddings([""] * len(captions))
+        audio_rows = ~use_text & ~drop
+        if audio_rows.any():
+            with self.autocast():
+                emb = self.clap.encode_audio(
+                    batch["wav"][audio_rows.to(self.device)], self.sample_rate
+                )
+            cond[audio_rows.to(self.device)] = emb.float()
+        text_rows = use_text & ~drop
+        if text_rows.any():
+            chosen = [c for c, keep in zip(captions, text_rows.tolist(), strict=True) if keep]
+            cond[text_rows.to(self.device)] = self.text_embeddings(chosen)
+        return cond
+
+    def _measure_scale(self, batches: list[Batch]) -> float:
+        """1 / std of the latents of the first global batch (all micro-batches, all
+        processes), drawn exactly as the loss will draw them."""
+        stats = torch.zeros(3, dtype=torch.float64, device=self.device)
+        for batch in batches:
+            gens, *_ = self._draws(batch)
+            z = self.latents(batch["wav"], gens).double()
+            stats += torch.stack([z.sum(), (z * z).sum(), z.new_tensor(float(z.numel()))])
+        if self.accelerator.num_processes > 1:
+            stats = self.accelerator.reduce(stats, "sum")
+        total, squares, count = stats.tolist()
+        mean = total / count
+        return 1.0 / max(squares / count - mean * mean, 1e-12) ** 0.5
+
+    # ---- the step -----------------------------------------------------------------------
+    def _draws(
+        self, batch: Batch
+    ) -> tuple[list[torch.Generator], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each sample's generator, after its timestep and two uniforms (text, dropout)."""
+        gens = generators(batch["seed"])
+        t = torch.stack([torch.randint(self.timesteps, (), generator=g) for g in gens])
+        u_text, u_drop = per_sample(gens, "rand"), per_sample(gens, "rand")
+        return gens, t, u_text, u_drop
+
+    def loss(self, batch: Batch, unet: Any = None) -> torch.Tensor:
+        """Mean denoising loss of a batch (``unet``: another copy, e.g. the unwrapped one)."""
+        assert self.scale is not None
+        gens, t, u_text, u_drop = self._draws(batch)
+        z = self.latents(batch["wav"], gens) * self.scale
+        noise = per_sample(gens, "randn", z.shape[1:]).to(self.device)
+        cond = self.conditions(batch, u_text, u_drop)
+        t = t.to(self.device)
+        z_t = self.noise.add_noise(z, noise, t)
+        target = noise if self.cfg.prediction == "epsilon" else self.noise.get_velocity(z, noise, t)
+        pred = (unet or self.unet)(z_t, t, encoder_hidden_states=None, class_labels=cond).sample
+        return F.mse_loss(pred.float(), target.float())
+
+    def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]:
+        if self.scale is None:
+            self.scale = self._measure_scale(batches)
+            self.vae.register_to_config(scaling_factor=self.scale)
+        n = len(batches)
+        total = torch.zeros(())
+        for i, batch in enumerate(batches):
+            with self.accumulating("unet", i, n):
+                loss = self.loss(batch) / n
+                self.accelerator.backward(loss)
+            total = total + loss.detach().cpu()
+        self.optimizer_step("unet", total)
+        self.ema.update(self.unwrap(self.unet))
+        return {"loss": total}
+
+    # ---- validation, samples, export -------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Denoising loss of the EMA weights on the validation clips (fixed draws)."""
+        data = self.val_dataset()
+        if data is None or self.scale is None:
+            return {}
+        unet = self.unwrap(self.unet)
+        losses = []
+        with self.ema.swapped(unet):
+            unet.eval()
+            for batch in fixed_batches(data, max(1, self.cfg.batch_size)):
+                batch["wav"] = batch["wav"].to(self.device)
+                losses.append(self.loss(batch, unet).cpu())
+        return {"loss": float(torch.stack(losses).mean())}
+
+    def _pipeline(self, unet: Any) -> TextToAudioPipeline:
+        return TextToAudioPipeline(
+            unet,
+            self.pipe.codec,
+            self.clap,
+            self.scheduler_config,
+            self.pipe.defaults,
+            name=self.pipe.name,
+        )
+
+    @torch.no_grad()
+    def write_samples(self, writer: Any) -> None:
+        """Generate the validation prompts with the EMA weights: audio, spectrogram, CLAP score."""
+        if not self.cfg.val_prompts or self.scale is None:
+            return
+        unet = self.unwrap(self.unet)
+        with self.ema.swapped(unet):
+            pipe = self._pipeline(unet)
+            out = pipe(
+                list(self.cfg.val_prompts),
+                audio_length_in_s=self.cfg.val_seconds,
+                num_inference_steps=self.cfg.val_steps,
+                guidance_scale=self.cfg.val_guidance,
+                generator=torch.Generator().manual_seed(self.config.run.seed),
+                return_mels=True,
+                score=True,
+            )
+        unet.train()
+        assert isinstance(out.waveforms, torch.Tensor) and out.mels is not None
+        for i, prompt in enumerate(self.cfg.val_prompts):
+            tag = f"{self.stage}/sample_{i}"
+            writer.add_audio(tag, out.waveforms[i], self.step, sample_rate=self.sample_rate)
+            writer.add_image(f"{tag}_mel", spectrogram_image(out.mels[i, 0]), self.step)
+            writer.add_text(f"{tag}_prompt", prompt, self.step)
+        if out.scores is not None:
+            writer.add_scalar(f"{self.stage}/clap_score", float(out.scores.mean()), self.step)
+
+    def export_pipeline(self) -> TextToAudioPipeline:
+        unet = self.export_model("unet")
+        if self.scale is not None:
+            self.vae.register_to_config(scaling_factor=self.scale)
+        return self._pipeline(unet)

@@ -1,0 +1,224 @@
+"""Stage ``vae``: the KL-regularised mel autoencoder (REFERENCE.md §5).
+
+Per step:
+
+1. waveform -> log-mel x [B, 1, T, M]; encode to the posterior N(mu, sigma^2), sample z with
+   each clip's own noise, decode to x_hat;
+2. autoencoder loss = mean |x - x_hat| + kl_weight * mean KL(N(mu, sigma^2) || N(0, I)),
+   plus, from ``disc_start`` on, the PatchGAN generator loss -D(x_hat) with the adaptive
+   weight of taming-transformers / the LDM code: ||grad rec|| / ||grad gan|| at the
+   decoder's last layer, times ``disc_weight``;
+3. from ``disc_start`` on, a PatchGAN discriminator step with the hinge loss.
+
+Two Adam optimisers (betas 0.5, 0.9). ``compression`` 4, 8 or 16 builds a VAE with 3, 4
+or 5 levels (the paper's ablation). Export stores the latent scale factor 1/std of the
+first validation batch's latents (the LDM stage may measure it again on its first batch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL
+from torch import nn
+from torch.nn import functional as F
+
+from foleyldm.audio.mel import mel_spectrogram
+from foleyldm.models.codec import LatentCodec
+from foleyldm.models.presets import vae_config
+from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
+from foleyldm.training.base import Batch, Trainer
+from foleyldm.training.config import ConfigError, VAEStage
+from foleyldm.training.data import clip_dataset, fixed_batches, generators, per_sample
+from foleyldm.training.logs import spectrogram_image
+
+
+class Autoencoder(nn.Module):
+    """One forward for DDP: log-mel + posterior noise -> (reconstruction, mean, log-variance)."""
+
+    def __init__(self, vae: AutoencoderKL) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, mel: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        dist = self.vae.encode(mel).latent_dist
+        rec = self.vae.decode(dist.mean + dist.std * eps).sample
+        return rec, dist.mean, dist.logvar
+
+
+def patch_discriminator(channels: int = 64, layers: int = 3) -> nn.Sequential:
+    """pix2pix / taming ``NLayerDiscriminator`` on log-mels: [B, 1, T, M] -> patch logits."""
+    seq: list[nn.Module] = [nn.Conv2d(1, channels, 4, 2, 1), nn.LeakyReLU(0.2)]
+    mult = 1
+    for n in range(1, layers + 1):
+        prev, mult = mult, min(2**n, 8)
+        stride = 2 if n < layers else 1
+        seq += [
+            nn.Conv2d(channels * prev, channels * mult, 4, stride, 1, bias=False),
+            nn.BatchNorm2d(channels * mult),
+            nn.LeakyReLU(0.2),
+        ]
+    seq.append(nn.Conv2d(channels * mult, 1, 4, 1, 1))
+    net = nn.Sequential(*seq)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+@contextlib.contextmanager
+def no_param_grads(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` passes gradients to its input but computes none for its own weights."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def resized_vae(vae: AutoencoderKL, compression: int, seed: int) -> AutoencoderKL:
+    """``vae`` if it already compresses by ``compression``, else a new one with that many levels."""
+    levels = int(math.log2(compression)) + 1
+    channels = list(vae.config.block_out_channels)
+    if len(channels) == levels:
+        return vae
+    channels = (channels + [channels[-1]] * levels)[:levels]
+    kwargs = vae_config(
+        tuple(channels),
+        layers_per_block=vae.config.layers_per_block,
+        latent_channels=vae.config.latent_channels,
+        scaling_factor=vae.config.scaling_factor,
+        sample_size=vae.config.sample_size,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return AutoencoderKL(**kwargs)
+
+
+class VAETrainer(Trainer):
+    stage = "vae"
+    cfg: VAEStage
+
+    def build(self) -> None:
+        cfg, pipe = self.cfg, self.pipe
+        if cfg.grad_accum != 1:
+            raise ConfigError("vae: grad_accum must be 1 (two optimisers per step)")
+        vae = pipe.codec.vae
+        if cfg.compression is not None:
+            vae = resized_vae(vae, cfg.compression, self.config.run.seed)
+        self.vae_model = vae
+        self.ae = self.add_model("vae", Autoencoder(vae))
+        self.add_optimizer("vae", vae.parameters(), cfg.optim)
+        disc = patch_discriminator(cfg.disc_channels, cfg.disc_layers)
+        self.disc = self.add_model("disc", disc)
+        self.add_optimizer("disc", disc.parameters(), cfg.optim)
+        self.compression = 2 ** (len(vae.config.block_out_channels) - 1)
+
+    def mel(self, wav: torch.Tensor) -> torch.Tensor:
+        """Waveforms [B, N] -> log-mel [B, 1, T, M], T cropped to a multiple of the compression."""
+        mel = mel_spectrogram(wav, self.pipe.codec.mel)
+        usable = mel.shape[1] - mel.shape[1] % self.compression
+        if usable == 0:
+            raise ConfigError(f"vae: segments shorter than {self.compression} mel frames")
+        return mel[:, None, :usable]
+
+    def latent_shape(self, mel: torch.Tensor) -> tuple[int, int, int]:
+        c = int(self.vae_model.config.latent_channels)
+        return (c, mel.shape[2] // self.compression, mel.shape[3] // self.compression)
+
+    def adaptive_weight(self, rec: torch.Tensor, gan: torch.Tensor) -> torch.Tensor:
+        last = self.vae_model.decoder.conv_out.weight
+        g_rec = torch.autograd.grad(rec, last, retain_graph=True)[0]
+        g_gan = torch.autograd.grad(gan, last, retain_graph=True)[0]
+        weight = g_rec.norm() / (g_gan.norm() + 1e-4)
+        return weight.clamp(0.0, 1e4).detach() * self.cfg.disc_weight
+
+    def train_step(self, batches: list[Batch]) -> dict[str, torch.Tensor]:
+        cfg, batch = self.cfg, batches[0]
+        mel = self.mel(batch["wav"])
+        eps = per_sample(generators(batch["seed"]), "randn", self.latent_shape(mel))
+        rec, mean, logvar = self.ae(mel, eps.to(self.device))
+        rec, mean, logvar = rec.float(), mean.float(), logvar.float()
+        rec_loss = (rec - mel).abs().mean()
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+        loss = rec_loss + cfg.kl_weight * kl
+        logs = {"rec": rec_loss.detach(), "kl": kl.detach()}
+        gan_on = self.step >= cfg.disc_start
+        if gan_on:
+            with no_param_grads(self.unwrap(self.disc)) as disc:
+                g_loss = -disc(rec).float().mean()
+            weight = self.adaptive_weight(rec_loss, g_loss)
+            loss = loss + weight * g_loss
+            logs.update(g_loss=g_loss.detach(), d_weight=weight)
+        self.accelerator.backward(loss)
+        logs["loss"] = self.optimizer_step("vae", loss)
+        if gan_on:
+            real, fake = self.disc(mel).float(), self.disc(rec.detach()).float()
+            d_loss = 0.5 * (F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean())
+            self.accelerator.backward(d_loss)
+            logs["d_loss"] = self.optimizer_step("disc", d_loss)
+        return logs
+
+    # ---- validation, samples, export -------------------------------------------------------
+    def _val_batches(self) -> Iterator[Batch]:
+        data = self.val_dataset()
+        if data is None:  # no validation split: fixed crops of training clips
+            records = self.records(self.config.data.train_split)
+            seconds, sr = self.cfg.segment_seconds, self.sample_rate
+            data = clip_dataset(records, seconds, sr, self.config.run.seed, train=False)
+        for batch in fixed_batches(data, self.cfg.batch_size):
+            batch["wav"] = batch["wav"].to(self.device)
+            yield batch
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """L1 of the posterior-mean reconstruction on the validation clips."""
+        vae, errors = self.vae_model.eval(), []
+        for batch in self._val_batches():
+            mel = self.mel(batch["wav"])
+            rec = vae.decode(vae.encode(mel).latent_dist.mean).sample
+            errors.append((rec.float() - mel).abs().mean().cpu())
+        self.vae_model.train()
+        return {"rec_l1": float(torch.stack(errors).mean())} if errors else {}
+
+    @torch.no_grad()
+    def write_samples(self, writer: Any) -> None:
+        batch = next(self._val_batches())
+        mel = self.mel(batch["wav"][:1])
+        vae = self.vae_model.eval()
+        rec = vae.decode(vae.encode(mel).latent_dist.mean).sample.float()
+        self.vae_model.train()
+        writer.add_image(f"{self.stage}/mel", spectrogram_image(mel[0, 0]), self.step)
+        writer.add_image(f"{self.stage}/reconstruction", spectrogram_image(rec[0, 0]), self.step)
+        vocoder = self.pipe.codec.vocoder
+        wav = vocoder(rec[:, 0].to(vocoder.device, vocoder.dtype)).float().cpu()
+        writer.add_audio(f"{self.stage}/reconstruction", wav[0], self.step, self.sample_rate)
+
+    @torch.no_grad()
+    def latent_scale(self) -> float:
+        """1 / std of the posterior samples of the first validation batch."""
+        batch = next(self._val_batches())
+        mel = self.mel(batch["wav"])
+        dist = self.vae_model.eval().encode(mel).latent_dist
+        eps = per_sample(generators(batch["seed"]), "randn", dist.mean.shape[1:])
+        z = dist.mean + dist.std * eps.to(self.device)
+        return 1.0 / max(float(z.float().std()), 1e-6)
+
+    def export_pipeline(self) -> TextToAudioPipeline:
+        vae = self.vae_model
+        vae.register_to_config(scaling_factor=self.latent_scale())
+        pipe = self.pipe
+        codec = LatentCodec(vae.eval(), pipe.codec.vocoder, pipe.codec.mel)
+        return TextToAudioPipeline(
+            pipe.unet, codec, pipe.clap, pipe.scheduler_config, pipe.defaults, name=pipe.name
+        )

@@ -1,0 +1,74 @@
+"""The global batch stream: sharding over processes, resuming at a position, per-sample seeds."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from foleyldm.training.data import (
+    GlobalBatchSampler,
+    clip_dataset,
+    collate,
+    generators,
+    item_seed,
+    manifest_records,
+    per_sample,
+    train_batches,
+)
+
+from .conftest import CORRUPT
+
+
+def _take(sampler: GlobalBatchSampler, n: int) -> list[list[tuple[int, int, int]]]:
+    return list(itertools.islice(iter(sampler), n))
+
+
+def test_processes_split_each_global_batch_contiguously() -> None:
+    one = _take(GlobalBatchSampler(10, 4, seed=3), 6)
+    r0 = _take(GlobalBatchSampler(10, 4, seed=3, rank=0, world=2), 6)
+    r1 = _take(GlobalBatchSampler(10, 4, seed=3, rank=1, world=2), 6)
+    assert [a + b for a, b in zip(r0, r1, strict=True)] == one
+
+
+def test_each_epoch_is_a_permutation_and_resume_continues_the_stream() -> None:
+    stream = [x for b in _take(GlobalBatchSampler(10, 5, seed=1), 6) for x in b]
+    for epoch in range(3):
+        part = stream[epoch * 10 : (epoch + 1) * 10]
+        assert {e for e, _, _ in part} == {epoch}
+        assert sorted(i for _, i, _ in part) == list(range(10))
+    assert [p[1] for p in stream[:10]] != [p[1] for p in stream[10:20]]  # reshuffled
+    assert (
+        _take(GlobalBatchSampler(10, 5, seed=1, start=3), 3)
+        == _take(GlobalBatchSampler(10, 5, seed=1), 6)[3:]
+    )
+    seeds = [s for _, _, s in stream]
+    assert len(set(seeds)) == len(seeds) and seeds[0] == item_seed(1, 0)
+
+
+def test_per_sample_draws_do_not_depend_on_the_batch() -> None:
+    seeds = torch.tensor([item_seed(0, p) for p in range(4)])
+    whole = per_sample(generators(seeds), "randn", (3,))
+    halves = torch.cat([per_sample(generators(s), "randn", (3,)) for s in seeds.split(2)])
+    assert torch.equal(whole, halves)
+
+
+def test_corrupt_clip_is_replaced_and_counted(corpus) -> None:
+    records = manifest_records(str(corpus), "train")
+    bad = next(i for i, r in enumerate(records) if r.path.endswith(CORRUPT))
+    data = clip_dataset(records, 0.32, 16000, seed=0)
+    item = data[(0, bad)]
+    assert item["skipped"] == 1 and item["index"] != bad
+    assert item["waveform"].shape == (round(0.32 * 16000),)
+    assert any(p.endswith(CORRUPT) for p in data.corrupt)
+    batch = collate([{**item, "seed": 5}])
+    assert batch["skipped"] == 1 and batch["seed"].tolist() == [5]
+
+
+def test_train_batches_give_this_process_its_share(corpus) -> None:
+    data = clip_dataset(manifest_records(str(corpus), "train"), 0.32, 16000, seed=0)
+    one = next(train_batches(data, 4, seed=0))
+    two = [next(train_batches(data, 4, seed=0, rank=r, world=2)) for r in (0, 1)]
+    assert torch.equal(one["wav"], torch.cat([b["wav"] for b in two]))
+    assert one["captions"] == two[0]["captions"] + two[1]["captions"]
+    assert one["wav"].abs().max() <= 0.5 + 1e-6  # AudioLDM peak normalisation
