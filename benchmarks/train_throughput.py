@@ -1,6 +1,7 @@
 """Training throughput: samples/s of every stage, per precision, at a recipe's sizes.
 
-Each precision runs in a fresh subprocess (Accelerate fixes mixed precision per process).
+Each (stage, precision) runs in a fresh subprocess (Accelerate fixes mixed precision per
+process), precisions interleaved stage by stage.
 Per stage: the trainer is built from the preset (with the recipe's VAE compression), fed a
 toy corpus of the recipe's clip length, and timed over ``--steps`` optimiser steps after
 ``--warmup`` steps (data loading included, checkpointing not). The VAE is timed without
@@ -36,7 +37,7 @@ def run_one(args: argparse.Namespace, precision: str) -> list[dict[str, Any]]:
     from foleyldm.training.config import load_config
     from foleyldm.training.data import train_batches
     from foleyldm.training.runner import TRAINERS
-    from foleyldm.training.runtime import make_accelerator
+    from foleyldm.training.runtime import make_accelerator, with_clap_window
     from foleyldm.training.toydata import write_toy_corpus
     from foleyldm.training.vae import resized_vae
 
@@ -57,7 +58,9 @@ def run_one(args: argparse.Namespace, precision: str) -> list[dict[str, Any]]:
             config = load_config(args.recipe, sets)
             if variant == "vae":
                 config.vae.disc_start = 10**9  # the autoencoder alone
-            pipe = build_pipeline(config.preset, seed=0, init="library")
+            pipe = with_clap_window(
+                build_pipeline(config.preset, seed=0, init="library"), config.clap.max_seconds
+            )
             if config.vae.compression is not None:  # the latent geometry the recipe trains
                 pipe.codec.vae = resized_vae(pipe.codec.vae, config.vae.compression, 0)
             trainer = TRAINERS[stage](config, Path(tmp) / variant, accelerator, pipe=pipe)
@@ -118,18 +121,23 @@ def main() -> None:
         return
     rows: list[dict[str, Any]] = []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    for precision in args.precisions:
-        child = [sys.executable, __file__, "--one", precision, *sys.argv[1:]]
-        done = subprocess.run(child, env=env, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            sys.exit(f"{precision}: the benchmark failed (exit {done.returncode})")
-        rows += json.loads(done.stdout.strip().splitlines()[-1])
+    load_before = os.getloadavg()[0]
+    # Stage-major, precisions interleaved: a shared machine's load bursts hit both alike.
+    for stage in args.stages:
+        for precision in args.precisions:
+            child = [sys.executable, __file__, "--one", precision, *sys.argv[1:]]
+            child += ["--stages", stage]
+            done = subprocess.run(child, env=env, stdout=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                sys.exit(f"{stage} {precision}: the benchmark failed (exit {done.returncode})")
+            rows += json.loads(done.stdout.strip().splitlines()[-1])
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     import torch
 
     print(f"recipe {args.recipe}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     head = f"{'stage':9s} {'prec':5s} {'batch':>5s} {'clip s':>6s} {'M train':>8s}"
     print(f"{head} {'s/step':>7s} {'best':>6s} {'samples/s':>9s} {'audio s/s':>9s}")
     for r in rows:

@@ -26,6 +26,11 @@ def test_defaults_follow_the_reference_recipe() -> None:
     assert c.vocoder.periods == (2, 3, 5, 7, 11)
 
 
+@pytest.mark.parametrize("recipe", sorted(TINY_RECIPE.parent.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_recipe_loads(recipe) -> None:
+    assert load_config(recipe).preset
+
+
 def test_tiny_recipe_loads_with_typed_values() -> None:
     c = load_config(TINY_RECIPE)
     assert c.preset == "tiny"

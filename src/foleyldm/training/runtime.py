@@ -55,15 +55,22 @@ def load_init(config: Config) -> TextToAudioPipeline:
         pipe = build_pipeline(spec or config.preset, seed=config.run.seed, init="library")
     else:
         pipe = load_pipeline(spec, device="cpu")
-    seconds, clap = config.clap.max_seconds, pipe.clap
+    return with_clap_window(pipe, config.clap.max_seconds)
+
+
+def with_clap_window(pipe: TextToAudioPipeline, seconds: float | None) -> TextToAudioPipeline:
+    """``pipe`` with its dual-encoder CLAP cropping / repeat-padding clips to ``seconds``
+    (None: unchanged). Only the config changes; the weights are the same."""
+    clap = pipe.clap
     if (
-        seconds is not None
-        and isinstance(clap, DualEncoderCLAP)
-        and clap.config.max_seconds != seconds
+        seconds is None
+        or not isinstance(clap, DualEncoderCLAP)
+        or clap.config.max_seconds == seconds
     ):
-        new = DualEncoderCLAP.build(dataclasses.replace(clap.config, max_seconds=seconds))
-        new.load_state_dict(clap.state_dict())
-        pipe.clap = new.eval()
+        return pipe
+    new = DualEncoderCLAP.build(dataclasses.replace(clap.config, max_seconds=seconds))
+    new.load_state_dict(clap.state_dict())
+    pipe.clap = new.eval()
     return pipe
 
 

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("stage", choices=STAGE_CHOICES, help="what to train")
     p.add_argument("--config", default=None, help="recipe (YAML or JSON), e.g. recipes/tiny.yaml")
     p.add_argument("--data", default=None, help="JSONL manifest (sets data.manifest)")
-    p.add_argument("--out", default=None, help="run folder (default: runs/STAGE)")
+    p.add_argument("--out", default=None, help="run folder; when not given, runs/STAGE")
     p.add_argument(
         "--init",
         default=None,
