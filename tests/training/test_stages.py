@@ -30,7 +30,8 @@ def test_stage_loss_drops_and_corrupt_clip_is_skipped(stage, corpus, tmp_path) -
     key = {"vocoder": "mel_l1", "vae": "rec"}.get(stage, "loss")  # GAN terms join later
     first, last = _first_last(result.history, key)
     print(f"{stage}: training loss {first:.4f} -> {last:.4f}; {before} -> {result.metrics}")
-    assert last < 0.85 * first
+    # measured: clap 0.50, vae 0.83, vocoder 0.39, ldm 0.68 of the first steps' mean
+    assert last < (0.9 if stage == "vae" else 0.8) * first
     if stage in VALIDATION_DROP:
         key, fraction = VALIDATION_DROP[stage]
         assert result.metrics[key] < (1 - fraction) * before[key]

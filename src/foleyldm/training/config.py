@@ -115,6 +115,9 @@ class VAEStage(StageConfig):
     #: Mel frames per latent frame: 4, 8 or 16 (None keeps the model's VAE).
     compression: int | None = None
     #: Weight of the mean-reduced KL term next to the mean-reduced L1 reconstruction.
+    #: REFERENCE.md §5 quotes 1000 "with mean-reduced KL"; how the reference reduces its
+    #: reconstruction term sets what that means here (unverified): a summed L1 over the
+    #: 65 536 mel pixels of 10.24 s would make it ~0.015. Check before a long run.
     kl_weight: float = 1e-3
     disc_weight: float = 0.5
     #: Step from which the PatchGAN loss (with adaptive weight) is on.

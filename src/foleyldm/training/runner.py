@@ -66,11 +66,11 @@ def train_all(
 
     Returns the release pipeline folder ``RUN/export`` (the LDM stage's export).
     """
-    root = Path(run_dir)
+    root = Path(run_dir).resolve()  # stage configs name their starting folders by path
     acc = accelerator or make_accelerator(config)
+    if not resume and ckpt.latest_checkpoint(root / STAGES[0]) is not None:
+        raise FoleyError(f"{root} already holds a run: pass --resume or a new --out")
     if acc.is_main_process:
-        if not resume and ckpt.latest_checkpoint(root / STAGES[0]) is not None:
-            raise FoleyError(f"{root} already holds a run: pass --resume or a new --out")
         root.mkdir(parents=True, exist_ok=True)
         (root / RUN_INFO).write_text(json.dumps({"stage": "all", "init": config.init}) + "\n")
         save_config(config, root / "config.yaml")

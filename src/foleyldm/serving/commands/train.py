@@ -121,7 +121,7 @@ def _train(args: argparse.Namespace) -> int:
     if "loss" in last:
         summary += f", loss {last['loss']:.4f}"
     if result.metrics:
-        summary += ", " + ", ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+        summary += ", " + ", ".join(f"val {k} {v:.4g}" for k, v in result.metrics.items())
     if result.skipped:
         summary += f", {result.skipped} unreadable clips skipped"
     if _is_main_process():
