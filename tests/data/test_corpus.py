@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from foleyldm.data.corpus import build_corpus
-from foleyldm.data.corpus_sources import Licenses, guess_license
+from foleyldm.data.corpus_sources import PACKAGES, Licenses, guess_license
 from foleyldm.data.manifest import read_manifest
 from tests.data.cli_util import run_data
 
@@ -262,3 +262,125 @@ def test_dep5_matching_and_free_text_licences() -> None:
     assert guess_license("under the GNU General Public License version 2 or later") == "GPL-2+"
     assert guess_license("Creative Commons Attribution-ShareAlike 3.0 Unported") == "CC-BY-SA-3.0"
     assert guess_license("all rights reserved") == ""
+
+
+def test_scratch_and_qabcs_handlers(tmp_path: Path) -> None:
+    s = tmp_path / "scratch"
+    put(
+        s,
+        "usr/share/doc/scratch/copyright",
+        DEP5
+        + "Files: *\nLicense: GPL-2\n\nFiles: Help/* Media/* Projects\nLicense: CC-BY-SA-3.0\n",
+    )
+    snd = "usr/share/scratch/Media/Sounds"
+    for rel in (
+        "Animal/Dog1.wav",
+        "Animal/SeaLion.mp3",
+        "Human/Cough-female.wav",
+        "Effects/DoorCreak.wav",
+        "Electronic/Laser1.wav",
+        "Vocals/Sing-me-a-song.mp3",
+        "Music Loops/Techno2.mp3",
+        "Music Loops/Garden.mp3",
+    ):
+        put(s, f"{snd}/{rel}", b"audio")
+    put(s, "usr/share/scratch/Help/click.wav", b"audio")  # not the sound library
+    lic = Licenses.of_package(s, "scratch")
+    got = {Path(i.name).name: i for i in PACKAGES["scratch"]("scratch", s, lic)}
+    assert "click.wav" not in got and len(got) == 8
+    assert got["Dog1.wav"].captions == ["a dog barking", "dog"] and got["Dog1.wav"].labels == [
+        "dog"
+    ]
+    assert got["SeaLion.mp3"].captions[0] == "a sea lion barking"
+    assert got["Cough-female.wav"].captions[0] == "a woman coughing"
+    assert got["DoorCreak.wav"].captions[0] == "a door creaking"
+    assert got["Laser1.wav"].labels == ["laser"]  # names found nowhere: path vocabulary
+    assert got["Sing-me-a-song.mp3"].captions[0] == 'a voice singing "sing me a song"'
+    assert got["Techno2.mp3"].captions[0] == "a techno music loop"
+    assert got["Garden.mp3"].captions[0] == "a music loop"
+    assert {i.license for i in got.values()} == {"CC-BY-SA-3.0"}  # Media/* reaches sub-folders
+
+    q = tmp_path / "qabcs"
+    put(q, "usr/share/doc/qabcs-data/copyright", DEP5 + "Files: *\nLicense: GPL-3+\n")
+    base = "usr/share/qabcs/abcs/all"
+    for name, group in (
+        ("cow", "animals"),
+        ("zebra", "animals"),
+        ("eagle-owl", "animals"),
+        ("cheburashka", "toys"),
+        ("helicopter", "toys"),
+        ("grand_piano", "instrument"),
+        ("maracas", "instrument"),
+    ):
+        put(q, f"{base}/noises/{name}.ogg", b"audio")
+        put(q, f"{base}/pics/{group}/{name}.png", b"png")
+    put(q, "usr/share/qabcs/abcs/en/sounds/alpha/a.ogg", b"audio")  # spoken letters: left out
+    lic = Licenses.of_package(q, "qabcs-data")
+    got = {Path(i.name).stem: i for i in PACKAGES["qabcs-data"]("qabcs-data", q, lic)}
+    assert set(got) == {"cow", "zebra", "eagle-owl", "helicopter", "grand_piano", "maracas"}
+    assert got["cow"].captions == ["a cow mooing", "the sound of a cow"]
+    assert got["cow"].labels == ["cattle"] and got["cow"].license == "GPL-3+"
+    assert got["eagle-owl"].captions[0] == "an eagle owl hooting"
+    assert got["zebra"].captions == ["the sound of a zebra"] and got["zebra"].labels == ["animal"]
+    assert got["helicopter"].labels == ["aircraft"]
+    assert got["grand_piano"].captions[0] == "a grand piano being played"
+    assert got["grand_piano"].labels == ["piano"]
+    assert got["maracas"].captions[1] == "the sound of maracas"
+    assert got["maracas"].labels == ["musical instrument"]
+
+
+def test_source_tree_licences() -> None:
+    lic = Licenses(DEP5 + "Files: *\nLicense: GPL-2\n\nFiles: Media/*\nLicense: CC-BY-SA-3.0\n")
+    assert lic.license_for_source("Media/Sounds/Animal/Dog1.wav") == "CC-BY-SA-3.0"
+    assert lic.license_for_source("src/Media.c") == "GPL-2"
+    # installed-path matching keeps its one-folder reading of "Media/*"
+    assert lic.license_for("usr/share/scratch/Media/Sounds/Animal/Dog1.wav") == "GPL-2"
+
+
+def test_named_dog_sound_handlers(tmp_path: Path) -> None:
+    lug = tmp_path / "lugaru"
+    put(
+        lug,
+        "usr/share/doc/lugaru-data/copyright",
+        DEP5 + "Files: *\nLicense: GPL-2+\n\nFiles: Data/*\nLicense: CC-BY-SA-3.0\n",
+    )
+    for name in ("Bark2.ogg", "BarkGrowl.ogg", "Music1Snow.ogg", "Mystery.ogg", "notes.txt"):
+        put(lug, f"usr/share/games/lugaru/Sounds/{name}", b"audio")
+    lic = Licenses.of_package(lug, "lugaru-data")
+    got = {Path(i.name).stem: i for i in PACKAGES["lugaru-data"]("lugaru-data", lug, lic)}
+    assert set(got) == {"Bark2", "BarkGrowl", "Music1Snow", "Mystery"}  # the whole folder
+    assert got["Bark2"].captions == ["a dog barking", "dog"] and got["Bark2"].labels == ["dog"]
+    assert got["BarkGrowl"].captions[0] == "a dog barking"
+    assert got["Music1Snow"].labels == ["music"]
+    assert got["Mystery"].labels == ["game sound effect"]  # unknown: the path captioner
+    assert {i.license for i in got.values()} == {"CC-BY-SA-3.0"}  # Data/ installed elsewhere
+
+    s3d = tmp_path / "scorched3d"
+    put(
+        s3d,
+        "usr/share/doc/scorched3d-data/copyright",
+        DEP5 + "Files: *\nLicense: GPL-2+\n\nFiles: data/globalmods/apoc/*\nLicense: CC-BY-SA-3\n",
+    )
+    mods = "usr/share/games/scorched3d/data/globalmods"
+    for rel in ("apoc/data/wav/misc/dog3.wav", "apoc/data/wav/misc/t38.wav"):
+        put(s3d, f"{mods}/{rel}", b"audio")
+    put(s3d, f"{mods}/none/data/wav/misc/rooster.wav", b"audio")
+    put(s3d, f"{mods}/none/data/wav/shoot/dog.wav", b"audio")  # not a misc/ folder
+    lic = Licenses.of_package(s3d, "scorched3d-data")
+    items = list(PACKAGES["scorched3d-data"]("scorched3d-data", s3d, lic))
+    got = {i.name.split("globalmods/")[1]: i for i in items}
+    assert set(got) == {"apoc/data/wav/misc/dog3.wav", "none/data/wav/misc/rooster.wav"}
+    assert got["apoc/data/wav/misc/dog3.wav"].captions[0] == "a dog barking"
+    assert got["apoc/data/wav/misc/dog3.wav"].license == "CC-BY-SA-3"
+    assert got["none/data/wav/misc/rooster.wav"].captions[0] == "a rooster crowing"
+    assert got["none/data/wav/misc/rooster.wav"].license == "GPL-2+"
+
+    wx = tmp_path / "wx"
+    put(wx, "usr/share/doc/wx3.2-examples/copyright", DEP5 + "Files: *\nLicense: wxWindows\n")
+    for name in ("doggrowl.wav", "9000g.wav"):
+        put(wx, f"usr/share/doc/wx3.2-examples/examples/samples/sound/{name}", b"audio")
+    lic = Licenses.of_package(wx, "wx3.2-examples")
+    items = list(PACKAGES["wx3.2-examples"]("wx3.2-examples", wx, lic))
+    assert [(Path(i.name).name, i.captions[0], i.license) for i in items] == [
+        ("doggrowl.wav", "a dog growling", "wxWindows")  # found though under usr/share/doc
+    ]

@@ -122,3 +122,33 @@ def test_bf16_autocast_stays_close_to_fp32(tiny_pipe):
     assert rel < 0.2, float(rel)
     with pytest.raises(InvalidInputError, match="precision"):
         tiny_pipe.set_precision("fp8")  # type: ignore[arg-type]
+
+
+def test_repeated_prompts_reuse_cached_text_embeddings(tiny_pipe, monkeypatch):
+    """Each distinct prompt is encoded once, alone (batch-independent), and the LRU is bounded."""
+    from foleyldm.pipelines.loading import build_pipeline
+
+    pipe = build_pipeline("tiny")  # its own cache, not the shared fixture's
+    calls: list[list[str]] = []
+    encode = pipe.clap.encode_text
+
+    def counting(texts):
+        calls.append(list(texts))
+        return encode(texts)
+
+    monkeypatch.setattr(pipe.clap, "encode_text", counting)
+    first = pipe.encode_prompt(["a dog", "rain", "a dog"])
+    again = pipe.encode_prompt(["rain", "a dog"])
+    assert calls == [["a dog"], ["rain"]]
+    assert torch.equal(first[0], first[2]) and torch.equal(again, first[[1, 0]])
+    assert torch.equal(first[1], encode(["rain"])[0].to(first.dtype))
+
+    pipe.text_cache_size = 2
+    pipe.encode_prompt(["wind"])  # evicts the least recently used: "rain"
+    pipe.encode_prompt(["a dog"])
+    assert calls[-1] == ["wind"]
+    pipe.encode_prompt(["rain"])
+    assert calls[-1] == ["rain"]
+    pipe.clear_text_cache()
+    pipe.encode_prompt(["wind"])
+    assert calls[-1] == ["wind"] and len(calls) == 5

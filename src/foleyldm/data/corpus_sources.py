@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import importlib
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -77,6 +78,16 @@ class Licenses:
         found = self.default
         for rule in self.rules:
             if any(_pattern_matches(p, installed) for p in rule.patterns):
+                found = rule.license
+        return found
+
+    def license_for_source(self, path: str) -> str:
+        """Licence of a path of the *source* tree (``Media/Sounds/Dog.wav``), matched as
+        DEP-5 says (``*`` also matches ``/``), for packages that install a source folder
+        whole: `license_for` cannot see that ``Media/*`` covers its sub-folders."""
+        found = self.default
+        for rule in self.rules:
+            if any(fnmatch.fnmatchcase(path, p) for p in rule.patterns):
                 found = rule.license
         return found
 
@@ -321,7 +332,20 @@ GAME_WORDS: dict[str, tuple[str, str | None]] = {
     "mine": ("mining", "work"),
 }
 
-#: package name -> handler, in build order (the issue's list).
+
+def _extra(name: str, module: str = "corpus_sources_extra") -> Handler:
+    """The handler ``name`` of ``foleyldm.data.<module>`` (`corpus_sources_extra`,
+    `corpus_sources_extra2`), imported on first use (those modules import this one)."""
+
+    def handler(package: str, root: Path, lic: Licenses) -> Iterator[SourceItem]:
+        found: Handler = getattr(importlib.import_module(f"foleyldm.data.{module}"), name)
+        return found(package, root, lic)
+
+    return handler
+
+
+#: package name -> handler, in build order (the issue's list, then animal-rich libraries,
+#: then packages with a few dog barks among other named sounds).
 PACKAGES: dict[str, Handler] = {
     "tuxpaint-stamps-default": tuxpaint,
     "sonic-pi-samples": generic("music sample"),
@@ -333,6 +357,16 @@ PACKAGES: dict[str, Handler] = {
     "lmms-common": generic("music sample"),
     "nexuiz-data": generic("game sound effect"),
     "asterisk-core-sounds-en-wav": asterisk,
+    "scratch": _extra("scratch"),
+    "qabcs-data": _extra("qabcs"),
+    "lugaru-data": _extra("lugaru", "corpus_sources_extra2"),
+    "scorched3d-data": _extra("scorched3d", "corpus_sources_extra2"),
+    "trophy-data": _extra("trophy", "corpus_sources_extra2"),
+    "etw-data": _extra("etw", "corpus_sources_extra2"),
+    "mate-media-common": _extra("mate_media", "corpus_sources_extra2"),
+    "wx3.2-examples": _extra("wx_examples", "corpus_sources_extra2"),
+    "hyperrogue-music": _extra("hyperrogue", "corpus_sources_extra2"),
+    "xemacs21-basesupport": _extra("xemacs_sounds", "corpus_sources_extra2"),
 }
 #: packages fetched for their text only (transcripts), not for audio
 SIDE_PACKAGES: dict[str, tuple[str, ...]] = {

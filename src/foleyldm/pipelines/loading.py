@@ -30,6 +30,7 @@ from foleyldm.models.codec import LatentCodec
 from foleyldm.models.init import spread_init_
 from foleyldm.models.presets import AUDIOLDM_SCHEDULER, PRESETS, Preset
 from foleyldm.models.registry import RELEASES, resolve_release
+from foleyldm.models.shipped import SHIPPED, shipped_path
 from foleyldm.models.unet import AttentionLayout, load_unet
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
@@ -174,7 +175,8 @@ def load_pipeline(
     dtype: torch.dtype | None = None,
     attention_layout: AttentionLayout = "faithful",
 ) -> TextToAudioPipeline:
-    """Load a model folder, a released AudioLDM name, a preset (random weights) or a hub id.
+    """Load a model folder, a shipped model (``foley-small``), a released AudioLDM name, a
+    preset (random weights) or a hub id.
 
     ``attention_layout``: "faithful" computes attention with the original network's head
     width (the function the released weights were trained as); "diffusers" uses the UNet
@@ -188,6 +190,8 @@ def load_pipeline(
     key = str(name_or_path)
     if key in PRESETS and not Path(key).exists():
         pipe = build_pipeline(key)
+    elif key in SHIPPED and not Path(key).exists():
+        pipe = _load_folder(shipped_path(key), attention_layout)
     elif key in RELEASES and not Path(key).exists():
         pipe = _load_folder(resolve_release(key), attention_layout)
     else:

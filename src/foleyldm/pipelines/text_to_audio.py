@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal
@@ -72,6 +73,10 @@ class TextToAudioPipeline:
         self.name = name
         #: Mixed precision for the UNet, VAE decoder and vocoder (weights stay float32).
         self.autocast_dtype: torch.dtype | None = None
+        #: Text embeddings of recent prompts (the CLAP is frozen here; after changing its
+        #: weights call `clear_text_cache`). At most ``text_cache_size`` entries, LRU.
+        self.text_cache_size = 256
+        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -166,8 +171,20 @@ class TextToAudioPipeline:
                 "this model ships no CLAP text encoder: pass prompt_embeds (and "
                 "negative_prompt_embeds) instead of text"
             )
-        emb = self.clap.encode_text(list(prompts))
+        cache = self._text_cache
+        for text in dict.fromkeys(prompts):
+            if text in cache:
+                cache.move_to_end(text)
+            else:  # one at a time: a prompt's embedding never depends on its batch-mates
+                cache[text] = self.clap.encode_text([text])[0].float().cpu()
+        emb = torch.stack([cache[t] for t in prompts])
+        while len(cache) > self.text_cache_size:
+            cache.popitem(last=False)
         return emb.to(self.device, self.dtype)
+
+    def clear_text_cache(self) -> None:
+        """Forget cached prompt embeddings (after the CLAP's weights changed)."""
+        self._text_cache.clear()
 
     def _check(
         self,

@@ -43,7 +43,13 @@ from foleyldm.errors import FoleyError
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 from foleyldm.training import checkpoint as ckpt
 from foleyldm.training.config import Config, ConfigError, OptimConfig, StageConfig, save_config
-from foleyldm.training.data import clip_dataset, manifest_records, train_batches
+from foleyldm.training.data import (
+    ItemDataset,
+    clip_dataset,
+    collate,
+    manifest_records,
+    train_batches,
+)
 from foleyldm.training.ema import EMA
 from foleyldm.training.logs import RunLog
 from foleyldm.training.runtime import StopFlag, load_init, lr_factor, make_accelerator
@@ -247,7 +253,10 @@ class Trainer(abc.ABC):
             raise ConfigError("no data: pass --data MANIFEST (or set data.manifest)")
         return manifest_records(manifest, split, require_text=self.needs_text)
 
-    def train_dataset(self) -> ManifestDataset:
+    #: How items of `train_dataset` become a batch.
+    collate_fn: Callable[[list[dict[str, Any]]], dict[str, Any]] = staticmethod(collate)
+
+    def train_dataset(self) -> ItemDataset:
         data = self.config.data
         augment = None
         if data.mix_probability or data.concat_probability:
@@ -385,6 +394,7 @@ class Trainer(abc.ABC):
             acc.num_processes,
             self.position,
             self.config.data.num_workers,
+            self.collate_fn,
         )
         from tqdm import tqdm
 
@@ -404,7 +414,9 @@ class Trainer(abc.ABC):
                 micro = [next(batches) for _ in range(cfg.grad_accum)]
                 for batch in micro:
                     self._skipped_here += batch["skipped"]
-                    batch["wav"] = batch["wav"].to(self.device)
+                    for key, value in batch.items():  # wav, or cached latents (ldm)
+                        if isinstance(value, torch.Tensor) and key != "seed":
+                            batch[key] = value.to(self.device)
                 self._corrupt |= dataset.corrupt
                 for model in self._models.values():
                     model.train()

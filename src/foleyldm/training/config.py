@@ -161,6 +161,13 @@ class LDMStage(StageConfig):
     #: None: 1/std of the first batch's latents for a fresh UNet, the VAE's stored factor
     #: when fine-tuning a model folder; "auto" / "keep" force either; a number sets it.
     scale_factor: float | Literal["auto", "keep"] | None = None
+    #: Encode each training clip once with the frozen VAE and CLAP and train on random
+    #: latent crops (`foleyldm.training.latents`; no waveform mixing then).
+    cache_latents: bool = False
+    #: Where the cached encodings live (default: RUN/latent-cache); reused across runs.
+    cache_dir: str | None = None
+    #: Clips are encoded whole up to this many seconds (from the start).
+    cache_max_seconds: float = 10.24
     val_prompts: tuple[str, ...] = ("a dog barking", "rain falling on a roof")
     val_seconds: float = 2.56
     val_steps: int = 25

@@ -17,8 +17,8 @@ what training needs on top:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -97,10 +97,21 @@ def clip_dataset(
     )
 
 
-class Seeded(Dataset[dict[str, Any]]):
-    """Items of a `ManifestDataset` keyed ``(epoch, index, seed)``, ``seed`` added to them."""
+class ItemDataset(Protocol):
+    """What the training stream reads: items keyed ``(epoch, index)`` (`ManifestDataset`,
+    `foleyldm.training.latents.LatentDataset`) and the paths of unreadable clips seen."""
 
-    def __init__(self, inner: ManifestDataset) -> None:
+    corrupt: set[str]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]: ...
+
+
+class Seeded(Dataset[dict[str, Any]]):
+    """Items of an `ItemDataset` keyed ``(epoch, index, seed)``, ``seed`` added to them."""
+
+    def __init__(self, inner: ItemDataset) -> None:
         self.inner = inner
 
     def __len__(self) -> int:
@@ -159,20 +170,21 @@ class GlobalBatchSampler(Sampler[list[tuple[int, int, int]]]):
 
 
 def train_batches(
-    dataset: ManifestDataset,
+    dataset: ItemDataset,
     batch: int,
     seed: int,
     rank: int = 0,
     world: int = 1,
     start: int = 0,
     num_workers: int = 0,
+    collate_fn: Callable[[list[dict[str, Any]]], dict[str, Any]] = collate,
 ) -> Iterator[dict[str, Any]]:
     """This process's share of global batches ``start``, ``start + 1``, ... (endless)."""
     sampler = GlobalBatchSampler(len(dataset), batch, seed, rank, world, start)
     loader = DataLoader(
         Seeded(dataset),
         batch_sampler=sampler,
-        collate_fn=collate,
+        collate_fn=collate_fn,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )

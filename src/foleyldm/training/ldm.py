@@ -18,6 +18,7 @@ on how the batch is split over processes.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -25,13 +26,22 @@ from diffusers import DDPMScheduler
 from torch.nn import functional as F
 
 from foleyldm.audio.mel import mel_spectrogram
+from foleyldm.data.cache import EncoderCache
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 from foleyldm.training.base import Batch, Trainer
 from foleyldm.training.config import ConfigError, LDMStage
-from foleyldm.training.data import fixed_batches, generators, per_sample
+from foleyldm.training.data import ItemDataset, fixed_batches, generators, per_sample
+from foleyldm.training.latents import (
+    LatentDataset,
+    LatentEncoder,
+    cache_fingerprint,
+    collate_latents,
+    latent_frames,
+)
 from foleyldm.training.logs import spectrogram_image
 from foleyldm.training.runtime import is_preset
 
+log = logging.getLogger(__name__)
 _TEXT_CACHE_SIZE = 50_000
 
 
@@ -77,6 +87,37 @@ class LDMTrainer(Trainer):
             self.vae.register_to_config(scaling_factor=self.scale)
 
     # ---- inputs -------------------------------------------------------------------------
+    def train_dataset(self) -> ItemDataset:
+        """Waveform crops, or with ``cache_latents`` random crops of cached latents."""
+        if not self.cfg.cache_latents:
+            return super().train_dataset()
+        self.collate_fn = collate_latents
+        cfg, codec = self.cfg, self.pipe.codec
+        root = cfg.cache_dir or self.run_dir / "latent-cache"
+        cache = EncoderCache(root, "ldm-latents", cache_fingerprint(self.vae, self.clap, codec.mel))
+        encoder = LatentEncoder(
+            self.vae,
+            self.clap,
+            codec.mel,
+            self.sample_rate,
+            self.frame_multiple,
+            cfg.segment_seconds,
+            max(cfg.cache_max_seconds, cfg.segment_seconds),
+            cache,
+            self.autocast,
+        )
+        records = self.records(self.config.data.train_split)
+        if self.is_main:
+            done, bad = encoder.fill(records)
+            self._corrupt |= set(bad)
+            log.info("ldm: encoded %d clips (%d unreadable) into %s", done, len(bad), cache.dir)
+        self.accelerator.wait_for_everyone()
+        kept, entries = encoder.load(records)
+        frames = latent_frames(
+            cfg.segment_seconds, codec.mel, self.frame_multiple, codec.compression
+        )
+        return LatentDataset(kept, entries, frames, self.config.run.seed)
+
     @torch.no_grad()
     def text_embeddings(self, texts: list[str]) -> torch.Tensor:
         """CLAP text embeddings [B, D], cached (the CLAP is frozen).
@@ -116,18 +157,26 @@ class LDMTrainer(Trainer):
             use_text = has_text & (u_text < cfg.text_probability)
         drop = u_drop < cfg.cond_dropout
         cond = self.text_embeddings([""] * len(captions))
-        audio_rows = ~use_text & ~drop
-        if audio_rows.any():
+        audio_rows = (~use_text & ~drop).to(self.device)
+        if audio_rows.any() and "clap_audio" in batch:  # cached with the latents
+            cond[audio_rows] = batch["clap_audio"][audio_rows].float()
+        elif audio_rows.any():
             with self.autocast():
-                emb = self.clap.encode_audio(
-                    batch["wav"][audio_rows.to(self.device)], self.sample_rate
-                )
-            cond[audio_rows.to(self.device)] = emb.float()
+                emb = self.clap.encode_audio(batch["wav"][audio_rows], self.sample_rate)
+            cond[audio_rows] = emb.float()
         text_rows = use_text & ~drop
         if text_rows.any():
             chosen = [c for c, keep in zip(captions, text_rows.tolist(), strict=True) if keep]
             cond[text_rows.to(self.device)] = self.text_embeddings(chosen)
         return cond
+
+    def batch_latents(self, batch: Batch, gens: list[torch.Generator]) -> torch.Tensor:
+        """Unscaled posterior samples of a batch [B, C, T', F']: from the cached posterior
+        (the same draw as `latents` makes) or by encoding the waveforms."""
+        if "z_mean" in batch:
+            eps = per_sample(gens, "randn", batch["z_mean"].shape[1:]).to(self.device)
+            return (batch["z_mean"] + batch["z_std"] * eps).float()
+        return self.latents(batch["wav"], gens)
 
     def _measure_scale(self, batches: list[Batch]) -> float:
         """1 / std of the latents of the first global batch (all micro-batches, all
@@ -135,7 +184,7 @@ class LDMTrainer(Trainer):
         stats = torch.zeros(3, dtype=torch.float64, device=self.device)
         for batch in batches:
             gens, *_ = self._draws(batch)
-            z = self.latents(batch["wav"], gens).double()
+            z = self.batch_latents(batch, gens).double()
             stats += torch.stack([z.sum(), (z * z).sum(), z.new_tensor(float(z.numel()))])
         if self.accelerator.num_processes > 1:
             stats = self.accelerator.reduce(stats, "sum")
@@ -157,7 +206,7 @@ class LDMTrainer(Trainer):
         """Mean denoising loss of a batch (``unet``: another copy, e.g. the unwrapped one)."""
         assert self.scale is not None
         gens, t, u_text, u_drop = self._draws(batch)
-        z = self.latents(batch["wav"], gens) * self.scale
+        z = self.batch_latents(batch, gens) * self.scale
         noise = per_sample(gens, "randn", z.shape[1:]).to(self.device)
         cond = self.conditions(batch, u_text, u_drop)
         t = t.to(self.device)
