@@ -38,3 +38,24 @@ def espeak(text: str) -> tuple[np.ndarray, int] | None:
         subprocess.run([exe, "-w", str(path), text], check=True, capture_output=True)
         wav, sr = sf.read(path, dtype="float32")
     return wav, int(sr)
+
+
+def harmonic_note(freq: float, seconds: float = 1.0, sr: int = SR) -> np.ndarray:
+    """A decaying tone with five harmonics (an instrument-like note at ``freq``)."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * freq * k * t) / k for k in range(1, 6))
+    return (0.3 * y * np.exp(-t)).astype(np.float32)
+
+
+def write_prompt_set(folder: Path, rows: list[tuple[str, np.ndarray]], name: str = "set") -> Path:
+    """``folder/<name>.csv`` (caption,path) with each row's clip written to
+    ``folder/<name>_clips/<i>.wav``; returns the CSV's path."""
+    clips = folder / f"{name}_clips"
+    clips.mkdir(parents=True, exist_ok=True)
+    lines = ["caption,path"]
+    for i, (caption, wav) in enumerate(rows):
+        sf.write(clips / f"{name}{i}.wav", wav, SR)
+        lines.append(f'"{caption}",{clips.name}/{name}{i}.wav')
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

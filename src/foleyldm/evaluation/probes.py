@@ -8,13 +8,16 @@
 - **speech presence**: prompts about talking/speech against YAMNet's speech probability
   (silero-vad would also do; YAMNet is already here and offline).
 
-`probe` runs whichever probes the prompt calls for and says whether each passed.
+`probe` runs whichever probes the prompt calls for and says whether each passed;
+`probe_clips` runs them over a set of files and summarises each probe (pass rates).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -199,3 +202,50 @@ def probe(
         p = speech_probability(wav, sr, yamnet)
         results.append(ProbeResult("speech_probability", True, p, p >= speech_threshold))
     return results
+
+
+#: Table labels of `probe_clips`' keys.
+PROBE_LABELS = {
+    "pitch_cents_n": "pitch probe: clips",
+    "pitch_cents_pass": "pitch probe: within 50 cents ↑",
+    "pitch_cents_abs_median": "pitch probe: median |error| (cents) ↓",
+    "onsets_n": "onset-count probe: clips",
+    "onsets_pass": "onset-count probe: exact ↑",
+    "loudness_db_per_s_n": "loudness-trend probe: clips",
+    "loudness_db_per_s_pass": "loudness-trend probe: right direction ↑",
+    "speech_probability_n": "speech probe: clips",
+    "speech_probability_pass": "speech probe: YAMNet speech ≥ 0.5 ↑",
+    "speech_probability_mean": "speech probe: mean speech probability ↑",
+}
+
+
+def probe_clips(
+    clips: Mapping[str, tuple[str, str | os.PathLike[str]]],
+    yamnet: YAMNet | None = None,
+    pitch_method: Literal["pyin", "yin"] = "pyin",
+) -> dict[str, float]:
+    """Run `probe` on files ``{name: (prompt, path)}`` and summarise each probe over the
+    clips whose prompt called for it: ``<probe>_n`` (clips), ``<probe>_pass`` (share that
+    passed), the median |cents| error of pitch and the mean speech probability.
+    Returns ``{}`` when no prompt calls for a probe (no file is read then)."""
+    from foleyldm.audio.io import load_audio
+
+    found: dict[str, list[ProbeResult]] = {}
+    for prompt, path in clips.values():
+        wants_speech = yamnet is not None and mentions_speech(prompt)
+        asks = (parse_note(prompt), parse_count(prompt), parse_trend(prompt))
+        if all(x is None for x in asks) and not wants_speech:
+            continue
+        wav, sr = load_audio(path, sample_rate=None)
+        for r in probe(prompt, wav.numpy(), sr, yamnet, pitch_method):
+            found.setdefault(r.probe, []).append(r)
+    out: dict[str, float] = {}
+    for name, results in found.items():
+        out[f"{name}_n"] = float(len(results))
+        out[f"{name}_pass"] = float(np.mean([r.passed for r in results]))
+        measured = [float(r.measured) for r in results if r.measured is not None]
+        if name == "pitch_cents" and measured:
+            out["pitch_cents_abs_median"] = float(np.median(np.abs(measured)))
+        if name == "speech_probability" and measured:
+            out["speech_probability_mean"] = float(np.mean(measured))
+    return out

@@ -3,8 +3,9 @@
 Files are matched by their path relative to the folder without the suffix (``dog/1.wav``
 pairs with ``dog/1.flac``). The folders are *paired* when more than 99 % of the generated
 names have a reference (REFERENCE.md §6); KL, LSD, PSNR and SSIM need pairs, FD/FAD, IS and
-KID do not. Backbone features come from `FeatureCache`, so a second run reads them back and
-only new or edited files reach a backbone.
+KID do not. Backbone features come from `FeatureCache` and CLAP embeddings (CLAP score,
+text→audio retrieval) from `CLAPEmbedder`'s cache, so a second run reads them back and only
+new or edited files reach a model.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import numpy as np
 from foleyldm.errors import FoleyError
 from foleyldm.evaluation.backbones.base import Backbone, Features
 from foleyldm.evaluation.cache import FeatureCache, content_hash
+from foleyldm.evaluation.clap_embed import CLAPEmbedder, clap_metrics
 from foleyldm.evaluation.fd import FDMethod
+from foleyldm.evaluation.probes import PROBE_LABELS
 
 if TYPE_CHECKING:
     from foleyldm.models.clap.base import CLAP
@@ -34,7 +37,8 @@ PAIRED_FRACTION = 0.99
 #: Metrics computed on backbone features, on raw audio pairs, and with CLAP.
 FEATURE_METRICS = ("fd", "fad", "is", "kl", "kid")
 PAIRED_AUDIO_METRICS = ("lsd", "psnr", "ssim")
-ALL_METRICS = (*FEATURE_METRICS, "clap", *PAIRED_AUDIO_METRICS)
+CLAP_METRICS = ("clap", "retrieval")
+ALL_METRICS = (*FEATURE_METRICS, *CLAP_METRICS, *PAIRED_AUDIO_METRICS)
 
 LABELS = {
     "fd": "FD ↓",
@@ -46,11 +50,26 @@ LABELS = {
     "kid": "KID ↓",
     "kid_std": "KID std",
     "clap": "CLAP score ↑",
+    "t2a_r1": "text→audio R@1 ↑",
+    "t2a_r5": "text→audio R@5 ↑",
+    "t2a_r10": "text→audio R@10 ↑",
+    "t2a_mrr": "text→audio MRR ↑",
+    "a2t_r1": "audio→text R@1 ↑",
+    "retrieval_n": "retrieval candidates",
     "lsd": "LSD ↓",
     "psnr": "mel PSNR (dB) ↑",
     "psnr_skipped": "PSNR identical pairs skipped",
     "ssim": "mel SSIM ↑",
+    **PROBE_LABELS,
+    "wall_s": "wall time, this run (s)",
+    "clips_generated": "clips generated",
+    "clips_reused": "clips reused",
+    "seconds_per_clip": "wall time per clip (s)",
+    "rtf": "real-time factor (wall / audio)",
+    "total_wall_s": "wall time, all clips (s)",
 }
+#: Values that are counts (printed without decimals).
+COUNT_KEYS = {"clips_generated", "clips_reused", "psnr_skipped"}
 
 
 class EvalError(FoleyError, ValueError):
@@ -171,13 +190,16 @@ class EvalResult:
         ]
         for source, values in self.values.items():
             for key, value in values.items():
-                lines.append(f"| {LABELS.get(key, key)} | {source} | {value:.4f} |")
+                shown = (
+                    f"{value:.0f}" if key in COUNT_KEYS or key.endswith("_n") else f"{value:.4f}"
+                )
+                lines.append(f"| {LABELS.get(key, key)} | {source} | {shown} |")
         if self.notes:
             lines += ["", *(f"- {note}" for note in self.notes)]
         return "\n".join(lines)
 
 
-def _feature_metrics(
+def feature_metrics(
     name: str,
     backbone: Backbone,
     gen: Mapping[str, Features],
@@ -272,30 +294,10 @@ def _paired_audio_metrics(
     return out
 
 
-def _clap_score(
-    gen: Mapping[str, Path], prompts: Mapping[str, str], clap: CLAP, notes: list[str]
-) -> dict[str, float]:
-    from foleyldm.audio.io import load_audio
-    from foleyldm.evaluation.clap_score import CLAPScore
-
-    metric = CLAPScore(clap)
-    missing = 0
-    for name, path in gen.items():
-        text = prompts.get(name)
-        if text is None:
-            missing += 1
-            continue
-        wav, sr = load_audio(path, sample_rate=None)
-        metric.update_audio(wav[None], sr, [text])
-    if missing:
-        notes.append(f"CLAP score: {missing} generated files have no prompt and were left out")
-    return metric.compute()
-
-
 def resolve_metrics(metrics: Sequence[str] | None, backbones: Mapping[str, Backbone]) -> list[str]:
     """The metric names to compute (None: the default set), validated."""
     if metrics is None:
-        return ["fd", "is", "kl", "kid", "clap", *PAIRED_AUDIO_METRICS]
+        return ["fd", "is", "kl", "kid", *CLAP_METRICS, *PAIRED_AUDIO_METRICS]
     unknown = sorted(set(metrics) - set(ALL_METRICS))
     if unknown:
         raise EvalError(
@@ -324,8 +326,8 @@ def evaluate(
         backbones: feature extractors by name (`foleyldm.evaluation.backbones.load_backbone`).
         metrics: names from `ALL_METRICS`; None: every metric the inputs allow (pair-only
             ones when paired, the CLAP score when ``prompts`` and ``clap`` are given).
-        prompts: ``{name: caption}`` for the CLAP score.
-        cache_dir: feature cache root (None: no cache).
+        prompts: ``{name: caption}`` for the CLAP score and retrieval.
+        cache_dir: feature and CLAP embedding cache root (None: no cache).
         fd_method: "sqrtm" (scipy, as audioldm_eval) or "eigh" (faster, same value).
     """
     explicit = metrics is not None
@@ -352,14 +354,22 @@ def evaluate(
             result.backbones[name] = backbone.cache_key
             result.cache[name] = {"computed": cache.misses, "cached": cache.hits}
             chosen = [m for m in wanted if m != "fad" or name == "vggish"]
-            result.values[name] = _feature_metrics(
+            result.values[name] = feature_metrics(
                 name, backbone, gen, ref, chosen, paired, result.notes, fd_method
             )
-    if "clap" in wanted:
+    clap_wanted = [m for m in wanted if m in CLAP_METRICS]
+    if clap_wanted:
         if prompts is not None and clap is not None:
-            result.values["clap"] = _clap_score(gen_files, prompts, clap, result.notes)
+            embedder = CLAPEmbedder(clap, cache_dir)
+            result.values["clap"] = clap_metrics(
+                gen_files, prompts, embedder, clap_wanted, result.notes
+            )
+            for kind, counts in embedder.counts.items():
+                result.cache[f"clap-{kind}"] = dict(counts)
         elif explicit:
-            raise EvalError("the CLAP score needs --prompts CSV and a CLAP (--clap-model)")
+            raise EvalError(
+                "the CLAP score and retrieval need --prompts CSV and a CLAP (--clap-model)"
+            )
     paired_wanted = [m for m in wanted if m in PAIRED_AUDIO_METRICS]
     if paired_wanted:
         if paired:

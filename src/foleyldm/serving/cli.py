@@ -28,6 +28,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "foleyldm.serving.commands.edit",
     "foleyldm.serving.commands.data",
     "foleyldm.serving.commands.evaluate",
+    "foleyldm.serving.commands.benchmark",
     "foleyldm.serving.commands.serve",
     "foleyldm.serving.commands.train",
 )

@@ -29,6 +29,7 @@ def register(sub: Sub) -> None:
     _add_shard(data_sub)
     _add_render_music(data_sub)
     _add_speech(data_sub)
+    _add_prompts(data_sub)
 
 
 # ---- manifest -----------------------------------------------------------------------------
@@ -275,4 +276,41 @@ def _cmd_speech(args: argparse.Namespace) -> int:
     recs = speech.write_speech_set(args.out_dir, args.count, args.seed)
     minutes = sum(r.duration for r in recs) / 60
     print(f"{Path(args.out_dir) / 'manifest.jsonl'}: {len(recs)} clips, {minutes:.1f} min")
+    return 0
+
+
+# ---- prompts ------------------------------------------------------------------------------
+def _add_prompts(sub: Sub) -> None:
+    p = sub.add_parser(
+        "prompts",
+        help="write a prompt set (CSV of name, caption, reference clip) from a manifest",
+        formatter_class=HelpFormatter,
+        description="Write the AudioCaps-style CSV that `foleyldm benchmark-model --prompts` "
+        "reads: one row per captioned clip of a manifest's split (its first caption), with "
+        "its path relative to the CSV's folder when it lies under it, else absolute.",
+    )
+    p.add_argument("manifest", help="JSONL manifest")
+    p.add_argument("--split", default="test", help="split to take (all: every clip)")
+    p.add_argument("-o", "--output", default="prompts.csv", help="CSV to write")
+    p.add_argument("--limit", type=int, default=None, help="at most N rows")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="shuffle with this seed before --limit; unset: the manifest's order",
+    )
+    p.set_defaults(func=_cmd_prompts)
+
+
+def _cmd_prompts(args: argparse.Namespace) -> int:
+    from foleyldm.evaluation.prompt_set import prompts_from_manifest
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    split = None if args.split == "all" else args.split
+    rows, uncaptioned = prompts_from_manifest(
+        args.manifest, args.output, split, args.limit, args.seed
+    )
+    note = f" ({uncaptioned} uncaptioned clips left out)" if uncaptioned else ""
+    print(f"{args.output}: {len(rows)} prompts from split {args.split}{note}")
     return 0

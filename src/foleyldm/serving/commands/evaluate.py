@@ -1,16 +1,11 @@
-"""``foleyldm eval``: FD/FAD, IS, KL, KID, CLAP score, LSD and mel PSNR/SSIM of two folders."""
+"""``foleyldm eval``: FD/FAD, IS, KL, KID, CLAP score and retrieval, LSD, mel PSNR/SSIM."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from foleyldm.serving.cli import HelpFormatter
-
-if TYPE_CHECKING:
-    from foleyldm.models.clap.base import CLAP
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,16 +16,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Compute generation metrics the way audioldm_eval does (REFERENCE.md §6). "
         "Files pair by name without suffix; the folders count as paired when > 99 % of the "
         "generated names have a reference (KL, LSD, PSNR, SSIM need pairs). Backbone "
-        "features are cached by file content, so a second run only embeds new or edited "
-        "files. Prints a Markdown table.",
+        "features and CLAP embeddings are cached by file content (and the weights), so a "
+        "second run only embeds new or edited files. Prints a Markdown table.",
     )
     p.add_argument("generated", metavar="GEN_DIR", help="folder of generated audio")
     p.add_argument("reference", metavar="REF_DIR", help="folder of reference audio")
     p.add_argument(
         "--metrics",
         default="auto",
-        help="comma-separated subset of fd,fad,is,kl,kid,clap,lsd,psnr,ssim; auto: every "
-        "metric the inputs allow",
+        help="comma-separated subset of fd,fad,is,kl,kid,clap,retrieval,lsd,psnr,ssim; auto: "
+        "every metric the inputs allow (clap and retrieval need --prompts and --clap-model)",
     )
     p.add_argument(
         "--backbone",
@@ -47,7 +42,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "vggish-10086976.pth); repeat as NAME=PATH for several backbones",
     )
     p.add_argument(
-        "--prompts", default=None, help="CSV of file name + caption (for the CLAP score)"
+        "--prompts",
+        default=None,
+        help="CSV of file name + caption (for the CLAP score and text→audio retrieval)",
     )
     p.add_argument(
         "--clap-model",
@@ -92,24 +89,10 @@ def _weights_by_backbone(names: list[str], specs: list[str]) -> dict[str, str]:
     return out
 
 
-def _load_clap(model: str) -> CLAP:
-    from foleyldm.models.clap import has_clap, load_clap
-
-    if Path(model).is_dir() and has_clap(model):
-        return load_clap(model)
-    from foleyldm.pipelines.loading import load_pipeline
-
-    clap = load_pipeline(model, device="cpu").clap
-    if clap is None:
-        from foleyldm.evaluation.runner import EvalError
-
-        raise EvalError(f"model {model} has no CLAP")
-    return clap
-
-
 def _run(args: argparse.Namespace) -> int:
     from foleyldm.evaluation.backbones import load_backbone
     from foleyldm.evaluation.cache import default_cache_dir
+    from foleyldm.evaluation.clap_embed import load_scoring_clap
     from foleyldm.evaluation.runner import evaluate, read_prompts
     from foleyldm.fileutil import atomic_open
 
@@ -120,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     backbones = {n: load_backbone(n, weights.get(n), device=args.device) for n in names}
     prompts = read_prompts(args.prompts) if args.prompts else None
-    clap = _load_clap(args.clap_model) if args.clap_model else None
+    clap = load_scoring_clap(args.clap_model) if args.clap_model else None
     cache = None if args.no_cache else (args.cache or default_cache_dir())
     result = evaluate(
         args.generated,
