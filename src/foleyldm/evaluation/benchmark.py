@@ -66,6 +66,8 @@ class BenchmarkOptions:
     seed: int = 0
     batch_size: int = 4
     condition: Condition = "text"
+    #: "hifigan" or "griffin-lim" (None: the model folder's choice).
+    vocoder: str | None = None
     limit: int | None = None
     reference: str | os.PathLike[str] | None = None
     clap: str | None = None
@@ -125,6 +127,7 @@ def generation_config(
         else f"reference, ≤ {MAX_REFERENCE_SECONDS}",
         "seed": opts.seed,
         "condition": opts.condition,
+        "vocoder": pipe.codec.vocoder_mode,
     }
 
 
@@ -308,6 +311,8 @@ def run_benchmark(
         from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
         pipe = TextToAudioPipeline.from_pretrained(model, device=opts.device)
+        if opts.vocoder is not None:
+            pipe.codec.vocoder_mode = opts.vocoder  # type: ignore[assignment]
         config = generation_config(model, pipe, opts)
         outputs, figures = generate_clips(pipe, rows, out, config, opts, log)
         clap = clap if clap is not None else pipe.clap

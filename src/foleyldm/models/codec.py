@@ -1,7 +1,7 @@
 """Waveform <-> latent, behind one object.
 
 encode: waveform -> log-mel -> VAE posterior -> scaled latent
-decode: scaled latent -> VAE decoder -> log-mel -> HiFi-GAN vocoder -> waveform
+decode: scaled latent -> VAE decoder -> log-mel -> HiFi-GAN vocoder (or Griffin-Lim) -> waveform
 
 Pipelines use this instead of touching mels (STYLE.md lesson 4), so a model with another
 front end, VAE compression or vocoder changes nothing upstream.
@@ -10,13 +10,18 @@ front end, VAE compression or vocoder changes nothing upstream.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from diffusers import AutoencoderKL
 from torch import nn
 from transformers import SpeechT5HifiGan
 
+from foleyldm.audio.griffin_lim import griffin_lim
 from foleyldm.audio.mel import MelConfig, mel_spectrogram
+
+VocoderMode = Literal["hifigan", "griffin-lim"]
+VOCODER_MODES: tuple[VocoderMode, ...] = ("hifigan", "griffin-lim")
 
 
 class LatentCodec(nn.Module):
@@ -36,6 +41,10 @@ class LatentCodec(nn.Module):
             raise ValueError(f"vocoder upsampling {hop} != mel hop {mel.hop_length}")
         self.vae = vae
         self.vocoder = vocoder
+        #: "hifigan" (the vocoder network) or "griffin-lim" (`foleyldm.audio.griffin_lim`,
+        #: training-free; a model folder chooses it in foleyldm.json).
+        self.vocoder_mode: VocoderMode = "hifigan"
+        self.griffin_lim_iters = 32
         self.mel = mel
 
     # ---- geometry -------------------------------------------------------------------------
@@ -112,6 +121,9 @@ class LatentCodec(nn.Module):
 
     def vocode(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel [B, 1, T, M] -> waveform [B, N], N = T * hop (HiFi-GAN's extra tail cut)."""
+        if self.vocoder_mode == "griffin-lim":
+            x = mel.squeeze(1).to(self.vocoder.device, torch.float32)
+            return griffin_lim(x, self.mel, self.griffin_lim_iters)
         x = mel.squeeze(1).to(self.vocoder.device, self.vocoder.dtype)
         wav = self.vocoder(x)
         return wav[:, : mel.shape[2] * self.mel.hop_length].float()

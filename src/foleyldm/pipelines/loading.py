@@ -26,7 +26,7 @@ from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 from foleyldm.audio.mel import AUDIOLDM_16K, MelConfig
 from foleyldm.errors import CheckpointError, ModelNotFoundError
 from foleyldm.models.clap import CLAP, has_clap, load_clap, save_clap
-from foleyldm.models.codec import LatentCodec
+from foleyldm.models.codec import VOCODER_MODES, LatentCodec
 from foleyldm.models.init import spread_init_
 from foleyldm.models.presets import AUDIOLDM_SCHEDULER, PRESETS, Preset
 from foleyldm.models.registry import RELEASES, resolve_release
@@ -129,6 +129,7 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
             "mel": pipe.codec.mel.to_dict(),
             "defaults": pipe.defaults,
             "clap_backend": backend,
+            "vocoder": pipe.codec.vocoder_mode,
         }
         (tmp / FOLEY_CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
         if target.exists():
@@ -247,6 +248,10 @@ def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> 
         json.loads(sched_file.read_text()) if sched_file.exists() else dict(AUDIOLDM_SCHEDULER)
     )
     codec = LatentCodec(vae, vocoder, mel)
+    mode = meta.get("vocoder", "hifigan")
+    if mode not in VOCODER_MODES:
+        raise CheckpointError(f"{root}: unknown vocoder {mode!r} in {FOLEY_CONFIG}")
+    codec.vocoder_mode = mode
     return TextToAudioPipeline(
         unet, codec, clap, scheduler, meta.get("defaults"), name=meta.get("name") or root.name
     )

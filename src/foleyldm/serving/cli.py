@@ -100,6 +100,13 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="mixed precision of UNet, VAE and vocoder (bf16: fast on AVX512-BF16 CPUs and GPUs)",
     )
     p.add_argument(
+        "--vocoder",
+        default=None,
+        choices=["hifigan", "griffin-lim"],
+        help="mel -> waveform: the model's HiFi-GAN or training-free Griffin-Lim (default: "
+        "the model's choice)",
+    )
+    p.add_argument(
         "--batch-file", default=None, help="text file, one prompt a line, optionally 'prompt|name'"
     )
     p.add_argument(
@@ -195,6 +202,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     pipe = TextToAudioPipeline.from_pretrained(args.model, device=args.device)
     pipe.set_precision(args.precision)
+    if args.vocoder is not None:
+        pipe.codec.vocoder_mode = args.vocoder
     for k, ((prompt, _), out) in enumerate(zip(jobs, outputs, strict=True)):
         generator = torch.Generator(device="cpu").manual_seed(seed + k)
         result = pipe(

@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="clips per generation call")
     p.add_argument("--limit", type=int, default=None, help="only the first N rows")
     p.add_argument(
+        "--vocoder",
+        default=None,
+        choices=["hifigan", "griffin-lim"],
+        help="mel -> waveform; unset: the model's choice",
+    )
+    p.add_argument(
         "--condition",
         choices=["text", "audio"],
         default="text",
@@ -128,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         condition=args.condition,
+        vocoder=args.vocoder,
         limit=args.limit,
         reference=args.reference,
         clap=args.clap,
