@@ -1,7 +1,7 @@
 """foleyldm: text-to-audio generation with latent diffusion (AudioLDM).
 
 from foleyldm import TextToAudioPipeline
-pipe = TextToAudioPipeline.from_pretrained("tiny")
+pipe = TextToAudioPipeline.from_pretrained("foley-small")
 out = pipe("a dog barking", audio_length_in_s=5.0)
 """
 

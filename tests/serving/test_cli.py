@@ -134,4 +134,4 @@ def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "--help"])
     out = capsys.readouterr().out
-    assert "(default: tiny)" in out and "--candidates" in out
+    assert "(default: foley-small)" in out and "--candidates" in out

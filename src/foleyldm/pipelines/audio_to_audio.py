@@ -150,7 +150,7 @@ class AudioEditingPipeline:
             raise InvalidInputError(
                 f"input audio is {seconds:.1f} s long; at most {MAX_DURATION_S:g} s can be edited"
             )
-        x = wav.double()
+        x = wav.detach().cpu().double()  # statistics only; MPS has no float64
         offset = float(x.mean())
         top = float((x - offset).abs().max())
         scale = (top + 1e-8) / _PEAK if top > 0 else 1.0

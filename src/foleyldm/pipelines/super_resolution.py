@@ -71,7 +71,7 @@ def detect_cutoff(wav: torch.Tensor, sample_rate: int, threshold_db: float = 50.
     # No centring: reflect-padded edges would leak broadband energy above the band limit.
     window = torch.hann_window(_N_FFT, device=x.device)
     spec = torch.stft(x, _N_FFT, _HOP, window=window, center=False, return_complex=True)
-    power = spec.abs().pow(2).mean(dim=-1).double()  # [n_fft / 2 + 1]
+    power = spec.abs().pow(2).mean(dim=-1).cpu().double()  # [n_fft / 2 + 1]; no float64 on MPS
     smooth = torch.nn.functional.avg_pool1d(power[None, None], 5, 1, 2, count_include_pad=False)
     level = smooth[0, 0]
     peak = float(level.max())

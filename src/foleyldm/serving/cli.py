@@ -19,7 +19,7 @@ from foleyldm.errors import FoleyError
 # unless the user asked for a hub id (huggingface_hub reads this per call).
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-DEFAULT_MODEL = "tiny"
+DEFAULT_MODEL = "foley-small"
 
 #: Further subcommands, one module each under serving/commands/, each with
 #: ``register(subparsers)`` that adds its parser and sets ``func`` (returns an exit code).
@@ -127,6 +127,7 @@ def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model folder, hub id or preset")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--card", action="store_true", help="print a shipped model's model card")
     p.set_defaults(func=_cmd_info)
 
 
@@ -265,6 +266,11 @@ def _progress(prefix: str) -> Any:
 def _cmd_info(args: argparse.Namespace) -> int:
     from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
+    if args.card:
+        from foleyldm.models.shipped import model_card
+
+        print(model_card(args.model))
+        return 0
     pipe = TextToAudioPipeline.from_pretrained(args.model, device="cpu")
     info = describe(pipe)
     if args.json:
@@ -277,6 +283,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"mel front end: {info['mel']}")
     print(f"latent: {info['latent']}")
     print(f"defaults: {info['defaults']}")
+    print(f"vocoder: {info['vocoder']}")
     print(f"noise schedule: {info['scheduler']}")
     return 0
 
@@ -291,6 +298,7 @@ def describe(pipe: Any) -> dict[str, Any]:
     return {
         "name": pipe.name,
         "components": comps,
+        "vocoder": codec.vocoder_mode,
         "total_parameters": sum(c["parameters"] for c in comps.values()),
         "mel": codec.mel.to_dict(),
         "latent": {
