@@ -93,10 +93,16 @@ class LatentEncoder:
         self.sample_rate, self.frame_multiple = sample_rate, frame_multiple
         self.min_seconds, self.max_seconds = min_seconds, max_seconds
         self.cache, self.autocast = cache, autocast
+        self._keys: dict[str, str] = {}
 
     def key(self, record: ClipRecord) -> str:
-        seconds = clip_seconds(record, self.min_seconds, self.max_seconds)
-        return clip_key(record.path, sample_rate=self.sample_rate, seconds=seconds, v=1)
+        """Cache key of a clip; hashed once per encoder (fill, put and load all need it)."""
+        found = self._keys.get(record.path)
+        if found is None:
+            seconds = clip_seconds(record, self.min_seconds, self.max_seconds)
+            found = clip_key(record.path, sample_rate=self.sample_rate, seconds=seconds, v=1)
+            self._keys[record.path] = found
+        return found
 
     @torch.no_grad()
     def encode(self, wavs: torch.Tensor) -> list[dict[str, torch.Tensor]]:
