@@ -8,7 +8,8 @@
 #    instruments + espeak-ng speech, merged into one manifest;
 # 2. stages in two parallel one-thread chains on a 2-core CPU: CLAP -> vocoder, and VAE;
 # 3. the LDM (two threads) on cached latents, starting from CLAP + VAE + vocoder;
-# 4. export in float16 -> WORK_DIR/foley-small.
+# 4. the VAE's decoder alone, fine-tuned further (encoder frozen);
+# 5. export in float16 -> WORK_DIR/foley-small.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=$(realpath -m "${1:-../foley-small-work}")
@@ -50,6 +51,43 @@ rm -rf "$WORK/ldm-init/vae" && cp -r "$WORK/vae-export/vae" "$WORK/ldm-init/vae"
 $F train ldm --config $RECIPE --data "$DATA" --init "$WORK/ldm-init" --out "$WORK/ldm" --quiet \
   --set scale_factor=auto $( [ -d "$WORK/ldm/checkpoints" ] && echo --resume )
 
-# ---- 4. release ------------------------------------------------------------------------------
+# ---- 4. the VAE decoder alone, on (the frozen encoder keeps the LDM's latent space) -----------
+VAE_DECODER_STEPS=${VAE_DECODER_STEPS:-2000}
+OMP_NUM_THREADS=1 $F train vae --config $RECIPE --data "$DATA" --out "$WORK/vae" --resume --quiet \
+  --set steps="$VAE_DECODER_STEPS" --set train_encoder=false
+$F export "$WORK/vae" "$WORK/vae-decoder-export"
+
+# ---- 5. release: the LDM export with the fine-tuned decoder ------------------------------------
 $F export "$WORK/ldm" "$WORK/foley-small" --fp16
+python - "$WORK/vae-decoder-export/vae" "$WORK/foley-small/vae" <<'PY'
+import sys
+from safetensors.torch import load_file, save_file
+
+src, dst = (f"{d}/diffusion_pytorch_model.safetensors" for d in sys.argv[1:])
+weights = load_file(dst)  # the release keeps its encoder and the LDM's latent scale
+tuned = load_file(src)
+for k in weights:
+    if k.startswith(("decoder.", "post_quant_conv.")):
+        weights[k] = tuned[k].to(weights[k].dtype)
+save_file(weights, dst)
+PY
+# the shipped defaults (measured in the model card) and the CLAP's trainable parts in float16
+python - "$WORK/foley-small" <<'PY'
+import json, sys
+from pathlib import Path
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+folder = Path(sys.argv[1])
+meta = json.loads((folder / "foleyldm.json").read_text())
+meta["name"], meta["vocoder"] = "foley-small", "griffin-lim"
+meta["defaults"] = {"audio_length_in_s": 5.12, "num_inference_steps": 25, "guidance_scale": 2.5,
+                    "sampler": "dpmpp-2m", "eta": 0.0}
+(folder / "foleyldm.json").write_text(json.dumps(meta, indent=2) + "\n")
+clap = folder / "clap" / "model.safetensors"
+with safe_open(clap, "pt") as f:
+    info, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, clap,
+          metadata=info)
+PY
 echo "$WORK/foley-small"

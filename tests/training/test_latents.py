@@ -4,11 +4,13 @@ stage resumes bit for bit."""
 
 from __future__ import annotations
 
+import itertools
 from statistics import mean
 
 import torch
 
-from foleyldm.data.manifest import read_manifest
+from foleyldm.data.manifest import ClipRecord, read_manifest
+from foleyldm.training.latents import ClipLatents, LatentDataset
 from foleyldm.training.ldm import LDMTrainer
 from foleyldm.training.runner import train_stage
 
@@ -64,3 +66,45 @@ def test_cached_training_learns_reuses_cache_and_resumes_exactly(corpus, tmp_pat
     assert [r["loss"] for r in resumed.history][-7:] == losses[-7:]
     # nothing was encoded again
     assert {p: p.stat().st_mtime_ns for p in sorted(cache.rglob("*.safetensors"))} == stamps
+
+
+def _entry(content: int, total: int) -> ClipLatents:
+    """A cached clip whose first ``content`` frames are its sound (values 1..content) and
+    the rest its padding latent (zeros)."""
+    mean = torch.zeros(2, total, 3)
+    mean[:, :content] = torch.arange(1, content + 1, dtype=torch.float32)[None, :, None]
+    return ClipLatents(mean.half(), torch.ones(2, total, 3).half(), torch.zeros(4))
+
+
+def test_short_clips_are_looped_with_padding_gaps() -> None:
+    frames, content, total = 16, 5, 20
+    recs = [ClipRecord(f"c{i}.wav", 1.0, 16000, 1, captions=["x"]) for i in range(2)]
+    entries = [_entry(content, total), _entry(total, total)]
+    looped = LatentDataset(
+        recs,
+        entries,
+        frames,
+        seed=3,
+        content_frames=[content, total],
+        loop_probability=1.0,
+        loop_gap_frames=3,
+    )
+    padded = LatentDataset(recs, entries, frames, seed=3, content_frames=[content, total])
+    phases = set()
+    for epoch in range(20):
+        row = looped[(epoch, 0)]["z_mean"][0, :, 0].tolist()
+        assert len(row) == frames
+        # the content always appears in order 1..5 and each run of padding is at most 3 long
+        assert sum(v == content for v in row) >= 2  # at least two repeats fit in 16 frames
+        for a, b in itertools.pairwise(row):
+            # content runs forward; after its end or inside a gap: padding or a new repeat
+            assert b == a + 1 if 0 < a < content else b in (0, 1)
+        zeros = "".join("0" if v == 0 else "x" for v in row)
+        assert "0000" not in zeros
+        phases.add(row[0])
+        # a clip at least one segment long is never looped; its stream is the padded one's
+        torch.testing.assert_close(looped[(epoch, 1)]["z_mean"], padded[(epoch, 1)]["z_mean"])
+    assert len(phases) > 2  # random phase
+    # without looping, the short clip's crop is mostly padding
+    row = padded[(0, 0)]["z_mean"][0, :, 0]
+    assert (row == 0).sum() >= frames - content

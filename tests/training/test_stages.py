@@ -51,3 +51,32 @@ def test_gradient_accumulation_matches_one_big_batch(corpus, tmp_path) -> None:
         cfg = tiny_config(corpus, "ldm.steps=3", f"ldm.grad_accum={accum}")
         runs[accum] = [r["loss"] for r in train_stage("ldm", cfg, tmp_path / str(accum)).history]
     assert runs[1] == pytest.approx(runs[2], rel=1e-5)
+
+
+def test_vae_decoder_fine_tune_keeps_the_latent_space(corpus, tmp_path) -> None:
+    """``vae.train_encoder=false``: the encoder and its latent scale are untouched, the
+    decoder learns, and the exported model encodes exactly as before."""
+    import torch
+
+    from foleyldm.training.vae import VAETrainer
+
+    cfg = tiny_config(corpus, "vae.steps=6", "vae.train_encoder=false", "vae.disc_start=3")
+    trainer = VAETrainer(cfg, tmp_path / "vae")
+    vae = trainer.vae_model
+    decoding = ("decoder.", "post_quant_conv.")
+    frozen = {k: v.clone() for k, v in vae.state_dict().items() if not k.startswith(decoding)}
+    assert any(k.startswith("encoder.") for k in frozen)
+    decoder = {k: v.clone() for k, v in vae.decoder.state_dict().items()}
+    scale = float(vae.config.scaling_factor)
+    before = trainer.validate()["rec_l1"]
+    result = trainer.fit()
+
+    assert result.step == 6
+    for k, v in vae.state_dict().items():
+        if k in frozen:
+            torch.testing.assert_close(v, frozen[k], rtol=0, atol=0, msg=k)
+    changed = [k for k, v in vae.decoder.state_dict().items() if not torch.equal(v, decoder[k])]
+    assert len(changed) > len(decoder) // 2
+    assert result.metrics["rec_l1"] < before
+    exported = trainer.export_pipeline()
+    assert float(exported.codec.vae.config.scaling_factor) == scale

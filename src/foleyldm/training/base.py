@@ -155,10 +155,16 @@ class Trainer(abc.ABC):
         self._models[name] = prepared
         return prepared
 
-    def add_optimizer(self, name: str, params: Any, optim: OptimConfig) -> Any:
-        """AdamW over ``params`` with the config's LR schedule (stepped once per step)."""
+    def add_optimizer(
+        self, name: str, params: Any, optim: OptimConfig, frozen_too: bool = False
+    ) -> Any:
+        """AdamW over ``params`` with the config's LR schedule (stepped once per step).
+
+        ``frozen_too`` keeps parameters that need no gradient in the optimiser (AdamW skips
+        them), so its state matches a run of the same model with them trainable (resume).
+        """
         opt = torch.optim.AdamW(
-            [p for p in params if p.requires_grad],
+            [p for p in params if p.requires_grad or frozen_too],
             lr=optim.lr,
             betas=optim.betas,
             eps=optim.eps,

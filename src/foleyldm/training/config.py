@@ -124,6 +124,10 @@ class VAEStage(StageConfig):
     disc_start: int = 50_000
     disc_channels: int = 64
     disc_layers: int = 3
+    #: False: fine-tune the decoder only (encoder and quant_conv frozen). The latent space,
+    #: and so a UNet trained on it and its cached latents, stay valid; the export keeps the
+    #: stored latent scale factor.
+    train_encoder: bool = True
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=1e-4, betas=(0.5, 0.9)))
 
 
@@ -168,6 +172,13 @@ class LDMStage(StageConfig):
     cache_dir: str | None = None
     #: Clips are encoded whole up to this many seconds (from the start).
     cache_max_seconds: float = 10.24
+    #: With cached latents: the probability that a clip shorter than the segment is looped
+    #: (its content repeated with a short random gap of its own silence latent, from a random
+    #: phase) instead of padded with silence. Short one-shot clips otherwise train the model
+    #: that most of a segment is silence.
+    loop_probability: float = 0.0
+    #: Longest silence between loop repeats, in seconds.
+    loop_gap_seconds: float = 0.64
     val_prompts: tuple[str, ...] = ("a dog barking", "rain falling on a roof")
     val_seconds: float = 2.56
     val_steps: int = 25
@@ -409,3 +420,5 @@ def validate(config: Config) -> None:
         raise ConfigError("run.save_every and run.log_every must be >= 1")
     if not 0 <= config.ldm.cond_dropout < 1 or not 0 <= config.ldm.text_probability <= 1:
         raise ConfigError("ldm.cond_dropout must be in [0, 1) and text_probability in [0, 1]")
+    if not 0 <= config.ldm.loop_probability <= 1 or config.ldm.loop_gap_seconds < 0:
+        raise ConfigError("ldm.loop_probability must be in [0, 1] and loop_gap_seconds >= 0")

@@ -166,7 +166,20 @@ class LatentEncoder:
 
 class LatentDataset(Dataset[dict[str, Any]]):
     """Random latent crops of cached clips; items keyed ``(epoch, index)`` like
-    `ManifestDataset` (each item's draws come from (seed, epoch, index))."""
+    `ManifestDataset` (each item's draws come from (seed, epoch, index)).
+
+    Args:
+        records, entries: the clips and their cached encodings.
+        frames: latent frames per training item.
+        seed: base of every item's random draws.
+        content_frames: per clip, how many leading latent frames hold the clip itself (the
+            rest is the encoding of the zero padding); None: all of them.
+        loop_probability: chance that a clip shorter than ``frames`` is looped instead of
+            padded: its content repeated, each repeat followed by a random gap of 0 to
+            ``loop_gap_frames`` frames of the clip's own padding latent, starting at a random
+            phase.
+        loop_gap_frames: longest gap between repeats.
+    """
 
     def __init__(
         self,
@@ -174,6 +187,9 @@ class LatentDataset(Dataset[dict[str, Any]]):
         entries: Sequence[ClipLatents],
         frames: int,
         seed: int,
+        content_frames: Sequence[int] | None = None,
+        loop_probability: float = 0.0,
+        loop_gap_frames: int = 0,
     ) -> None:
         if not entries:
             raise ValueError("no cached clips to train on")
@@ -182,10 +198,31 @@ class LatentDataset(Dataset[dict[str, Any]]):
             raise ValueError(f"{len(short)} cached latents shorter than {frames} frames")
         self.records, self.entries = list(records), list(entries)
         self.frames, self.seed = frames, seed
+        if content_frames is None:
+            content_frames = [e.mean.shape[1] for e in entries]
+        self.content = [
+            max(1, min(int(n), e.mean.shape[1]))
+            for n, e in zip(content_frames, entries, strict=True)
+        ]
+        self.loop_probability, self.loop_gap_frames = loop_probability, loop_gap_frames
         self.corrupt: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def _looped(self, e: ClipLatents, n: int, rng: np.random.Generator) -> torch.Tensor:
+        """Frame indices [frames] of ``e`` that loop its ``n`` content frames."""
+        total = e.mean.shape[1]
+        pieces: list[torch.Tensor] = []
+        length = 0
+        while not pieces or length < len(pieces[0]) + self.frames:  # any phase fits
+            gap = int(rng.integers(0, min(self.loop_gap_frames, total - n) + 1))
+            piece = torch.arange(n + gap)  # the content, then `gap` frames of padding latent
+            pieces.append(piece)
+            length += len(piece)
+        order = torch.cat(pieces)
+        phase = int(rng.integers(0, len(pieces[0])))
+        return order[phase : phase + self.frames]
 
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
         epoch, index = key
@@ -195,7 +232,12 @@ class LatentDataset(Dataset[dict[str, Any]]):
         caption = ""
         if rec.captions:
             caption = rec.captions[int(rng.integers(len(rec.captions)))]
-        window = slice(start, start + self.frames)
+        window: slice | torch.Tensor = slice(start, start + self.frames)
+        n = self.content[index]
+        # Draw only when looping is on, so runs without it keep their exact item stream.
+        looping = self.loop_probability > 0 and n < self.frames
+        if looping and rng.random() < self.loop_probability:
+            window = self._looped(e, n, rng)
         return {
             "z_mean": e.mean[:, window].float(),
             "z_std": e.std[:, window].float(),

@@ -19,6 +19,7 @@ on how the batch is split over processes.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import torch
@@ -116,7 +117,18 @@ class LDMTrainer(Trainer):
         frames = latent_frames(
             cfg.segment_seconds, codec.mel, self.frame_multiple, codec.compression
         )
-        return LatentDataset(kept, entries, frames, self.config.run.seed)
+        # Leading latent frames that hold each clip (the rest encodes its zero padding).
+        per_second = codec.mel.sample_rate / codec.mel.hop_length / codec.compression
+        content = [math.ceil(r.duration * per_second) for r in kept]
+        return LatentDataset(
+            kept,
+            entries,
+            frames,
+            self.config.run.seed,
+            content_frames=content,
+            loop_probability=cfg.loop_probability,
+            loop_gap_frames=round(cfg.loop_gap_seconds * per_second),
+        )
 
     @torch.no_grad()
     def text_embeddings(self, texts: list[str]) -> torch.Tensor:

@@ -11,8 +11,10 @@ Per step:
 3. from ``disc_start`` on, a PatchGAN discriminator step with the hinge loss.
 
 Two Adam optimisers (betas 0.5, 0.9). ``compression`` 4, 8 or 16 builds a VAE with 3, 4
-or 5 levels (the paper's ablation). Export stores the latent scale factor 1/std of the
-first validation batch's latents (the LDM stage may measure it again on its first batch).
+or 5 levels (the paper's ablation). ``train_encoder: false`` fine-tunes the decoder alone
+(the latent space, and a UNet trained on it, stay valid). Export stores the latent scale
+factor 1/std of the first validation batch's latents (the LDM stage may measure it again on
+its first batch); a decoder fine-tune keeps the stored one.
 """
 
 from __future__ import annotations
@@ -117,8 +119,15 @@ class VAETrainer(Trainer):
         if cfg.compression is not None:
             vae = resized_vae(vae, cfg.compression, self.config.run.seed)
         self.vae_model = vae
+        if not cfg.train_encoder:
+            # Meant for a trained encoder (a model folder, or --resume of a VAE run).
+            # Frozen parameters get no gradient, so AdamW skips them (its state for them, if
+            # resumed, stays as it was) and the encoder's backward is never built.
+            for part in (vae.encoder, getattr(vae, "quant_conv", None)):
+                if part is not None:
+                    part.requires_grad_(False)
         self.ae = self.add_model("vae", Autoencoder(vae))
-        self.add_optimizer("vae", vae.parameters(), cfg.optim)
+        self.add_optimizer("vae", vae.parameters(), cfg.optim, frozen_too=True)
         disc = patch_discriminator(cfg.disc_channels, cfg.disc_layers)
         self.disc = self.add_model("disc", disc)
         self.add_optimizer("disc", disc.parameters(), cfg.optim)
@@ -216,7 +225,8 @@ class VAETrainer(Trainer):
 
     def export_pipeline(self) -> TextToAudioPipeline:
         vae = self.vae_model
-        vae.register_to_config(scaling_factor=self.latent_scale())
+        if self.cfg.train_encoder:  # a decoder fine-tune keeps the latent space and its scale
+            vae.register_to_config(scaling_factor=self.latent_scale())
         pipe = self.pipe
         codec = LatentCodec(vae.eval(), pipe.codec.vocoder, pipe.codec.mel)
         return TextToAudioPipeline(
