@@ -81,7 +81,7 @@ from safetensors.torch import save_file
 folder = Path(sys.argv[1])
 meta = json.loads((folder / "foleyldm.json").read_text())
 meta["name"], meta["vocoder"] = "foley-small", "griffin-lim"
-meta["defaults"] = {"audio_length_in_s": 5.12, "num_inference_steps": 25, "guidance_scale": 2.5,
+meta["defaults"] = {"audio_length_in_s": 5.12, "num_inference_steps": 10, "guidance_scale": 4.0,
                     "sampler": "dpmpp-2m", "eta": 0.0}
 (folder / "foleyldm.json").write_text(json.dumps(meta, indent=2) + "\n")
 clap = folder / "clap" / "model.safetensors"
