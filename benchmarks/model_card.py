@@ -68,7 +68,13 @@ def main() -> None:
     ap.add_argument("--out", default="card-eval")
     ap.add_argument("--clap", default=None, help="scoring CLAP (default: the model's own)")
     ap.add_argument("--subset", type=int, default=64, help="prompts of the ablations")
-    ap.add_argument("--guidance", type=float, nargs="*", default=[1.0, 4.0, 6.0])
+    ap.add_argument(
+        "--guidance",
+        type=float,
+        nargs="*",
+        default=[1.0, 2.5, 4.0, 6.0],
+        help="guidance sweep (the model's default scale is the 'default' row, not repeated)",
+    )
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args()
 
@@ -89,16 +95,16 @@ def main() -> None:
         done = run_benchmark(model, prompts, out / row, opts, log=None)
         return json.loads(json.dumps(done.to_json()))
 
+    defaults = _defaults(args.model)
     main_rows = [
         ("real test clips (ceiling)", run("ceiling", "real", test, reference=valid)),
         (f"{args.model}", run("model", args.model, test)),
-        (
-            f"untrained {args.floor} (floor)",
-            run("floor", args.floor, test, **_defaults(args.model)),
-        ),
+        (f"untrained {args.floor} (floor)", run("floor", args.floor, test, **defaults)),
     ]
     guidance = [
-        (f"guidance {g}", run(f"guidance-{g}", args.model, sub, guidance=g)) for g in args.guidance
+        (f"guidance {g}", run(f"guidance-{g}", args.model, sub, guidance=g))
+        for g in args.guidance
+        if g != defaults["guidance"]  # that row is "default"
     ]
     guidance.insert(0, ("default", run("default-sub", args.model, sub)))
     conditioning = [
