@@ -2,15 +2,20 @@
 
 Each configuration runs in a fresh subprocess (so peak RSS is its own), on the same random
 weights (``build_pipeline(preset, seed=0)``), the same DDIM sampler, steps, guidance, prompt
-embedding and initial latents. Prints one table: wall time, time per denoising step, real-time
-factor, peak RSS, ratios to diffusers, the per-stage split of foleyldm, the max output
-difference to diffusers, and the FLOPs of each stage with the achieved FLOP/s.
+embedding and initial latents: ``--warmup`` untimed generations (the first call of a shape
+builds oneDNN's kernels: about 2 s of a 15 s run here), then ``--reps`` timed ones. Prints
+one table: median wall time (and the fastest), UNet time per denoising step, real-time
+factor, peak RSS, ratios to diffusers, the per-stage split (forward hooks on the shared
+UNet, VAE decoder and vocoder, so both pipelines get one), the max output difference to
+diffusers, and the FLOPs of each stage with the achieved FLOP/s.
 
     python benchmarks/generate.py                          # audioldm-s, 5 s and 10 s, batch 1
     python benchmarks/generate.py --preset tiny --durations 2.5 --batches 1 4 --steps 5
     python benchmarks/generate.py --precisions fp32 bf16   # add bf16 autocast rows
 
-Peak: ``--peak-gflops`` (default: measured here as the best of a few 2048^3 matmuls, per dtype).
+Peak: measured here as the best of five 2048^3 matmuls, per dtype (oneDNN's own kernel:
+the most this CPU gives a dense op, not the vendor's paper figure).
+Per-op and per-layer profiles of the stages: ``benchmarks/profile_stages.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -57,20 +63,48 @@ def _latents(pipe: Any, seconds: float, batch: int) -> torch.Tensor:
     return torch.randn(shape, generator=torch.Generator().manual_seed(3))
 
 
+class StageTimer:
+    """Wall time inside the UNet, the VAE decoder and the vocoder, by forward hooks on the
+    module objects both pipelines share (so diffusers gets the same split as foleyldm)."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.total: dict[str, float] = {}
+        self._start: dict[str, float] = {}
+        self.handles = []
+        for name, mod in (
+            ("unet_steps", pipe.unet),
+            ("vae_decode", pipe.codec.vae.decoder),
+            ("vocoder", pipe.codec.vocoder),
+        ):
+            self.handles.append(mod.register_forward_pre_hook(self._enter(name)))
+            self.handles.append(mod.register_forward_hook(self._leave(name)))
+
+    def _enter(self, name: str) -> Any:
+        def hook(*_: Any) -> None:
+            self._start[name] = time.perf_counter()
+
+        return hook
+
+    def _leave(self, name: str) -> Any:
+        def hook(*_: Any) -> None:
+            self.total[name] = self.total.get(name, 0.0) + time.perf_counter() - self._start[name]
+
+        return hook
+
+
 def run_one(cfg: dict[str, Any]) -> dict[str, Any]:
-    """One timed generation (in this process). Returns figures as a dict."""
+    """Timed generations (in this process): ``warmup`` untimed runs, then ``reps`` timed
+    ones; wall time and stage split are the medians. Returns figures as a dict."""
     from foleyldm.pipelines.loading import build_pipeline
 
     torch.set_grad_enabled(False)
     pipe = build_pipeline(cfg["preset"], seed=0)
     c, uc = _embeds(cfg["batch"])
-    x = _latents(pipe, cfg["seconds"], cfg["batch"])
     kw = {
         "num_inference_steps": cfg["steps"],
         "guidance_scale": 2.5,
         "audio_length_in_s": cfg["seconds"],
     }
-    stages: dict[str, float] = {}
     if cfg["impl"] == "diffusers":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -89,44 +123,43 @@ def run_one(cfg: dict[str, Any]) -> dict[str, Any]:
             vocoder=pipe.codec.vocoder,
         )
         ref.set_progress_bar_config(disable=True)
-        t0 = time.perf_counter()
-        out = ref(
-            prompt_embeds=c, negative_prompt_embeds=uc, latents=x, output_type="pt", **kw
-        ).audios
-        wall = time.perf_counter() - t0
+
+        def generate() -> torch.Tensor:
+            x = _latents(pipe, cfg["seconds"], cfg["batch"])
+            return ref(
+                prompt_embeds=c, negative_prompt_embeds=uc, latents=x, output_type="pt", **kw
+            ).audios
     else:
         pipe.set_precision(cfg["precision"])
-        stamps: list[float] = []
+
+        def generate() -> torch.Tensor:
+            x = _latents(pipe, cfg["seconds"], cfg["batch"])
+            res = pipe(prompt_embeds=c, negative_prompt_embeds=uc, latents=x, sampler="ddim", **kw)
+            return torch.as_tensor(res.waveforms[:, 0])
+
+    for _ in range(cfg["warmup"]):
+        generate()
+    timer = StageTimer(pipe)
+    walls, splits = [], []
+    for _ in range(cfg["reps"]):
+        timer.total = {}
         t0 = time.perf_counter()
-        res = pipe(
-            prompt_embeds=c,
-            negative_prompt_embeds=uc,
-            latents=x,
-            sampler="ddim",
-            callback=lambda i, n, _l: stamps.append(time.perf_counter()),
-            **kw,
-        )
-        wall = time.perf_counter() - t0
-        out = res.waveforms[:, 0]
-        stages["unet_steps"] = stamps[-1] - t0
-        # decode stages timed separately on the final latents
-        lat = _latents(pipe, cfg["seconds"], cfg["batch"])
-        with pipe.autocast():
-            t1 = time.perf_counter()
-            mel = pipe.codec.decode_mel(lat)
-            stages["vae_decode"] = time.perf_counter() - t1
-            t1 = time.perf_counter()
-            pipe.codec.vocode(mel)
-            stages["vocoder"] = time.perf_counter() - t1
-        if pipe.clap is not None:
-            t1 = time.perf_counter()
-            pipe.encode_prompt(["a dog barking"] * cfg["batch"])
-            stages["text_encoder"] = time.perf_counter() - t1
-    torch.save(out, cfg["out"])
+        out = generate()
+        walls.append(time.perf_counter() - t0)
+        splits.append(dict(timer.total))
+    # Peak RSS of the generations alone (read before the text-encoder timing below).
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+    stages = {k: statistics.median(s.get(k, 0.0) for s in splits) for k in splits[0]}
+    if cfg["impl"] == "foleyldm" and pipe.clap is not None:
+        pipe.encode_prompt(["warm up"] * cfg["batch"])
+        t1 = time.perf_counter()
+        pipe.encode_prompt(["a dog barking"] * cfg["batch"])
+        stages["text_encoder"] = time.perf_counter() - t1
+    torch.save(out, cfg["out"])
     return {
-        "wall_s": wall,
-        "step_s": (stages.get("unet_steps", wall)) / cfg["steps"],
+        "wall_s": statistics.median(walls),
+        "wall_min_s": min(walls),
+        "step_s": stages["unet_steps"] / cfg["steps"],
         "peak_rss_mib": rss,
         "stages": stages,
     }
@@ -174,6 +207,8 @@ def main() -> None:
     ap.add_argument("--durations", type=float, nargs="+", default=[5.0, 10.0])
     ap.add_argument("--batches", type=int, nargs="+", default=[1])
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs first (oneDNN setup)")
+    ap.add_argument("--reps", type=int, default=3, help="timed runs; medians are reported")
     ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     ap.add_argument("--no-flops", action="store_true")
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -186,7 +221,14 @@ def main() -> None:
     tmp = os.environ.get("TMPDIR", "/tmp")
     for seconds in args.durations:
         for batch in args.batches:
-            base = {"preset": args.preset, "seconds": seconds, "batch": batch, "steps": args.steps}
+            base = {
+                "preset": args.preset,
+                "seconds": seconds,
+                "batch": batch,
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "reps": args.reps,
+            }
             results = {}
             for impl, prec in [("diffusers", "fp32")] + [("foleyldm", p) for p in args.precisions]:
                 cfg = {
@@ -229,13 +271,15 @@ def main() -> None:
         f"torch {torch.__version__}"
     )
     print(
-        f"{'dur':>5} {'B':>2} {'impl':<15} {'wall s':>8} {'step s':>7} {'RTF':>6} {'x diff.':>7} "
+        f"{'dur':>5} {'B':>2} {'impl':<15} {'wall s':>8} {'min s':>6} {'step s':>7} {'RTF':>6} "
+        f"{'x diff.':>7} "
         f"{'RSS MiB':>8} {'x diff.':>7} {'max|Δ|':>9}  stages (s)"
     )
     for r in rows:
         st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items())
         print(
             f"{r['seconds']:5.1f} {r['batch']:2d} {r['impl']:<15} {r['wall_s']:8.2f} "
+            f"{r['wall_min_s']:6.2f} "
             f"{r['step_s']:7.3f} "
             f"{r['rtf']:6.2f} {r['vs_diffusers']:7.2f} {r['peak_rss_mib']:8.0f} {r['rss_vs']:7.2f} "
             f"{r['max_abs_diff']:9.2e}  {st}"
@@ -254,11 +298,7 @@ def main() -> None:
                 + ", ".join(f"{k} {v / 1e9:.1f} G" for k, v in f.items())
             )
             for r in rows:
-                if (
-                    r["seconds"] != seconds
-                    or r["batch"] != 1
-                    or not r["impl"].startswith("foleyldm")
-                ):
+                if r["seconds"] != seconds or r["batch"] != 1:
                     continue
                 peak = peaks["bf16" if "bf16" in r["impl"] else "fp32"]
                 st = r["stages"]

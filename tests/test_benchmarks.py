@@ -1,0 +1,52 @@
+"""The generation benchmarks run end to end on the tiny preset (their figures are not checked:
+timings belong in the printed tables, not in tests; what is checked is that they are there and
+that foleyldm and diffusers produced the same audio)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(script: str, *args: str, tmp_path: Path) -> str:
+    env = {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        cwd=BENCH,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_generate_benchmark_compares_with_diffusers(tmp_path):
+    out = _run(
+        "generate.py",
+        *("--preset", "tiny", "--durations", "1.28", "--steps", "2", "--reps", "1"),
+        tmp_path=tmp_path,
+    )
+    impls = re.findall(r"^\s*1\.3\s+1 (\w+) fp32 ", out, re.M)
+    assert sorted(impls) == ["diffusers", "foleyldm"], out
+    ours = next(line for line in out.splitlines() if " foleyldm fp32 " in line)
+    # same weights, sampler and latents: the audio must match diffusers' bit for bit
+    assert "0.00e+00" in ours and "unet_steps=" in ours and "vocoder=" in ours, out
+    assert re.search(r"diffusers fp32: UNet \d+ GFLOP/s", out), out
+
+
+def test_profile_stages_breaks_down_time(tmp_path):
+    out = _run(
+        "profile_stages.py",
+        *("--preset", "tiny", "--seconds", "1.28", "--stages", "vae", "vocoder", "--top", "2"),
+        tmp_path=tmp_path,
+    )
+    for stage in ("vae", "vocoder"):
+        block = out.split(f"== {stage}:")[1]
+        assert "convolution" in block and re.search(r"convolutions: [\d.]+ GFLOP", block), out
