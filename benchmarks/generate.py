@@ -1,13 +1,16 @@
 """Generation speed and memory: foleyldm vs diffusers' AudioLDMPipeline on identical weights.
 
-Each configuration runs in a fresh subprocess (so peak RSS is its own), on the same random
-weights (``build_pipeline(preset, seed=0)``), the same DDIM sampler, steps, guidance, prompt
-embedding and initial latents: ``--warmup`` untimed generations (the first call of a shape
-builds oneDNN's kernels: about 2 s of a 15 s run here), then ``--reps`` timed ones. Prints
-one table: median wall time (and the fastest), UNet time per denoising step, real-time
-factor, peak RSS, ratios to diffusers, the per-stage split (forward hooks on the shared
-UNet, VAE decoder and vocoder, so both pipelines get one), the max output difference to
-diffusers, and the FLOPs of each stage with the achieved FLOP/s.
+Both pipelines run on the same random weights (``build_pipeline(preset, seed=0)``), the same
+DDIM sampler, steps, guidance, prompt embedding and initial latents. Timing: all of them in
+one process on the same module objects, ``--warmup`` untimed generations each (the first
+call of a shape builds oneDNN's kernels: about 2 s of a 15 s run here), then ``--reps``
+rounds in alternating order (ABBA), so the machine's drifts (seconds, here: separate
+processes differed by 10 %) fall on both alike. Memory and output: each implementation in a
+fresh process, one generation. Prints one table: median wall time (and the fastest), UNet
+time per denoising step, real-time factor, peak RSS, ratios to diffusers, the per-stage
+split (forward hooks on the shared UNet, VAE decoder and vocoder, so both pipelines get
+one), the max output difference to diffusers, and the FLOPs of each stage with the achieved
+FLOP/s.
 
     python benchmarks/generate.py                          # audioldm-s, 5 s and 10 s, batch 1
     python benchmarks/generate.py --preset tiny --durations 2.5 --batches 1 4 --steps 5
@@ -92,77 +95,109 @@ class StageTimer:
         return hook
 
 
-def run_one(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Timed generations (in this process): ``warmup`` untimed runs, then ``reps`` timed
-    ones; wall time and stage split are the medians. Returns figures as a dict."""
-    from foleyldm.pipelines.loading import build_pipeline
-
-    torch.set_grad_enabled(False)
-    pipe = build_pipeline(cfg["preset"], seed=0)
+def generators(pipe: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """One generation function per implementation label ("diffusers fp32", "foleyldm fp32",
+    "foleyldm bf16", ...), all on ``pipe``'s modules, embeddings and initial latents."""
     c, uc = _embeds(cfg["batch"])
     kw = {
         "num_inference_steps": cfg["steps"],
         "guidance_scale": 2.5,
         "audio_length_in_s": cfg["seconds"],
     }
-    if cfg["impl"] == "diffusers":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from diffusers import AudioLDMPipeline, DDIMScheduler
-        from foleyldm.models.clap import LaionCLAP
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from diffusers import AudioLDMPipeline, DDIMScheduler
+    from foleyldm.models.clap import LaionCLAP
 
-        # diffusers' pipeline needs a ClapTextModelWithProjection even when given embeddings;
-        # models with our dual CLAP get a small random one (unused: prompt_embeds are given).
-        clap = pipe.clap if isinstance(pipe.clap, LaionCLAP) else LaionCLAP.build(_SMALL_TEXT)
-        ref = AudioLDMPipeline(
-            vae=pipe.codec.vae,
-            text_encoder=clap.text_encoder,
-            tokenizer=clap.tokenizer,
-            unet=pipe.unet,
-            scheduler=DDIMScheduler.from_config(pipe.scheduler_config),
-            vocoder=pipe.codec.vocoder,
-        )
-        ref.set_progress_bar_config(disable=True)
+    # diffusers' pipeline needs a ClapTextModelWithProjection even when given embeddings;
+    # models with our dual CLAP get a small random one (unused: prompt_embeds are given).
+    clap = pipe.clap if isinstance(pipe.clap, LaionCLAP) else LaionCLAP.build(_SMALL_TEXT)
+    ref = AudioLDMPipeline(
+        vae=pipe.codec.vae,
+        text_encoder=clap.text_encoder,
+        tokenizer=clap.tokenizer,
+        unet=pipe.unet,
+        scheduler=DDIMScheduler.from_config(pipe.scheduler_config),
+        vocoder=pipe.codec.vocoder,
+    )
+    ref.set_progress_bar_config(disable=True)
 
+    def diffusers_fp32() -> torch.Tensor:
+        x = _latents(pipe, cfg["seconds"], cfg["batch"])
+        return ref(
+            prompt_embeds=c, negative_prompt_embeds=uc, latents=x, output_type="pt", **kw
+        ).audios
+
+    def ours(precision: str) -> Any:
         def generate() -> torch.Tensor:
-            x = _latents(pipe, cfg["seconds"], cfg["batch"])
-            return ref(
-                prompt_embeds=c, negative_prompt_embeds=uc, latents=x, output_type="pt", **kw
-            ).audios
-    else:
-        pipe.set_precision(cfg["precision"])
-
-        def generate() -> torch.Tensor:
+            pipe.set_precision(precision)
             x = _latents(pipe, cfg["seconds"], cfg["batch"])
             res = pipe(prompt_embeds=c, negative_prompt_embeds=uc, latents=x, sampler="ddim", **kw)
             return torch.as_tensor(res.waveforms[:, 0])
 
-    for _ in range(cfg["warmup"]):
-        generate()
-    timer = StageTimer(pipe)
-    walls, splits = [], []
-    for _ in range(cfg["reps"]):
-        timer.total = {}
-        t0 = time.perf_counter()
-        out = generate()
-        walls.append(time.perf_counter() - t0)
-        splits.append(dict(timer.total))
-    # Peak RSS of the generations alone (read before the text-encoder timing below).
+        return generate
+
+    fns = {"diffusers fp32": diffusers_fp32}
+    fns.update({f"foleyldm {p}": ours(p) for p in cfg["precisions"]})
+    return fns
+
+
+def run_memory(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Peak RSS of one generation of ``cfg["impl"]`` in this (fresh) process; saves the audio.
+
+    Only the first generation counts: the high-water mark creeps up by tens of MiB with each
+    repeat (allocator fragmentation), which would compare allocator histories, not pipelines.
+    """
+    from foleyldm.pipelines.loading import build_pipeline
+
+    torch.set_grad_enabled(False)
+    pipe = build_pipeline(cfg["preset"], seed=0)
+    out = generators(pipe, cfg)[cfg["impl"]]()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
-    stages = {k: statistics.median(s.get(k, 0.0) for s in splits) for k in splits[0]}
-    if cfg["impl"] == "foleyldm" and pipe.clap is not None:
+    torch.save(out, cfg["out"])
+    return {"peak_rss_mib": rss}
+
+
+def run_timing(cfg: dict[str, Any]) -> dict[str, Any]:
+    """All implementations in this one process, on the same module objects: ``warmup``
+    untimed generations each, then ``reps`` rounds, alternating the order (ABBA) so drifts of
+    the machine fall on both alike. Medians of wall time and of each stage, per impl."""
+    from foleyldm.pipelines.loading import build_pipeline
+
+    torch.set_grad_enabled(False)
+    pipe = build_pipeline(cfg["preset"], seed=0)
+    fns = generators(pipe, cfg)
+    for fn in fns.values():
+        for _ in range(cfg["warmup"]):
+            fn()
+    timer = StageTimer(pipe)
+    walls: dict[str, list[float]] = {k: [] for k in fns}
+    splits: dict[str, list[dict[str, float]]] = {k: [] for k in fns}
+    for r in range(cfg["reps"]):
+        for impl in list(fns) if r % 2 == 0 else list(fns)[::-1]:
+            timer.total = {}
+            t0 = time.perf_counter()
+            fns[impl]()
+            walls[impl].append(time.perf_counter() - t0)
+            splits[impl].append(dict(timer.total))
+    res: dict[str, Any] = {}
+    for impl in fns:
+        stages = {k: statistics.median(s[k] for s in splits[impl]) for k in splits[impl][0]}
+        res[impl] = {
+            "wall_s": statistics.median(walls[impl]),
+            "wall_min_s": min(walls[impl]),
+            "step_s": stages["unet_steps"] / cfg["steps"],
+            "stages": stages,
+        }
+    if pipe.clap is not None:
         pipe.encode_prompt(["warm up"] * cfg["batch"])
         t1 = time.perf_counter()
         pipe.encode_prompt(["a dog barking"] * cfg["batch"])
-        stages["text_encoder"] = time.perf_counter() - t1
-    torch.save(out, cfg["out"])
-    return {
-        "wall_s": statistics.median(walls),
-        "wall_min_s": min(walls),
-        "step_s": stages["unet_steps"] / cfg["steps"],
-        "peak_rss_mib": rss,
-        "stages": stages,
-    }
+        text_s = time.perf_counter() - t1
+        for impl in fns:
+            if impl.startswith("foleyldm"):
+                res[impl]["stages"]["text_encoder"] = text_s
+    return res
 
 
 def flops(preset: str, seconds: float) -> dict[str, float]:
@@ -214,11 +249,22 @@ def main() -> None:
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
-        print(json.dumps(run_one(json.loads(args._child))))
+        cfg = json.loads(args._child)
+        run = run_timing if cfg["mode"] == "time" else run_memory
+        print(json.dumps(run(cfg)))
         return
+
+    def child(cfg: dict[str, Any]) -> Any:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--_child", json.dumps(cfg)], capture_output=True, text=True
+        )
+        if proc.returncode:
+            sys.exit(f"{cfg['mode']} run failed:\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
 
     rows = []
     tmp = os.environ.get("TMPDIR", "/tmp")
+    impls = ["diffusers fp32"] + [f"foleyldm {p}" for p in args.precisions]
     for seconds in args.durations:
         for batch in args.batches:
             base = {
@@ -228,40 +274,27 @@ def main() -> None:
                 "steps": args.steps,
                 "warmup": args.warmup,
                 "reps": args.reps,
+                "precisions": args.precisions,
             }
-            results = {}
-            for impl, prec in [("diffusers", "fp32")] + [("foleyldm", p) for p in args.precisions]:
-                cfg = {
-                    **base,
-                    "impl": impl,
-                    "precision": prec,
-                    "out": os.path.join(tmp, f"bench-{impl}-{prec}-{seconds}-{batch}.pt"),
-                }
-                proc = subprocess.run(
-                    [sys.executable, __file__, "--_child", json.dumps(cfg)],
-                    capture_output=True,
-                    text=True,
-                )
-                if proc.returncode:
-                    sys.exit(f"{impl} {prec} failed:\n{proc.stderr[-3000:]}")
-                results[(impl, prec)] = (
-                    json.loads(proc.stdout.strip().splitlines()[-1]),
-                    cfg["out"],
-                )
-            ref, ref_out = results[("diffusers", "fp32")]
-            ref_wav = torch.load(ref_out)
-            for (impl, prec), (r, out) in results.items():
-                diff = float((torch.load(out) - ref_wav).abs().max())
+            timing = child({**base, "mode": "time"})
+            wavs, memory = {}, {}
+            for impl in impls:  # each in a fresh process: its own peak RSS and audio
+                out = os.path.join(tmp, f"bench-{impl.replace(' ', '-')}-{seconds}-{batch}.pt")
+                memory[impl] = child({**base, "mode": "memory", "impl": impl, "out": out})
+                wavs[impl] = torch.load(out)
+            ref = {**timing["diffusers fp32"], **memory["diffusers fp32"]}
+            for impl in impls:
+                r = {**timing[impl], **memory[impl]}
                 rows.append(
                     {
                         "seconds": seconds,
                         "batch": batch,
-                        "impl": f"{impl} {prec}",
+                        "impl": impl,
                         **r,
                         "rtf": r["wall_s"] / (seconds * batch),
                         "vs_diffusers": r["wall_s"] / ref["wall_s"],
                         "rss_vs": r["peak_rss_mib"] / ref["peak_rss_mib"],
-                        "max_abs_diff": diff,
+                        "max_abs_diff": float((wavs[impl] - wavs["diffusers fp32"]).abs().max()),
                     }
                 )
 
