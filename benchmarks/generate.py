@@ -1,16 +1,19 @@
 """Generation speed and memory: foleyldm vs diffusers' AudioLDMPipeline on identical weights.
 
 Both pipelines run on the same random weights (``build_pipeline(preset, seed=0)``), the same
-DDIM sampler, steps, guidance, prompt embedding and initial latents. Timing: all of them in
-one process on the same module objects, ``--warmup`` untimed generations each (the first
-call of a shape builds oneDNN's kernels: about 2 s of a 15 s run here), then ``--reps``
-rounds in alternating order (ABBA), so the machine's drifts (seconds, here: separate
-processes differed by 10 %) fall on both alike. Memory and output: each implementation in a
-fresh process, one generation. Prints one table: median wall time (and the fastest), UNet
-time per denoising step, real-time factor, peak RSS, ratios to diffusers, the per-stage
-split (forward hooks on the shared UNet, VAE decoder and vocoder, so both pipelines get
-one), the max output difference to diffusers, and the FLOPs of each stage with the achieved
-FLOP/s.
+DDIM sampler, steps, guidance, prompt embedding and initial latents.
+
+- Timing: all of them in one process on the same module objects, ``--warmup`` untimed
+  generations each (the first call of a shape builds oneDNN's kernels: about 2 s of a 15 s
+  run here), then ``--reps`` rounds in alternating order (ABBA), so the machine's drifts
+  (separate processes differed by 10 % here) fall on both alike.
+- Memory and output: each implementation in a fresh process, one generation,
+  ``--memory-reps`` times (median peak RSS).
+
+Prints one table: median wall time (and the fastest), UNet time per denoising step,
+real-time factor, peak RSS, ratios to diffusers, the per-stage split (forward hooks on the
+shared UNet, VAE decoder and vocoder, so both pipelines get one), the max output difference
+to diffusers, and the FLOPs of each stage with the achieved FLOP/s.
 
     python benchmarks/generate.py                          # audioldm-s, 5 s and 10 s, batch 1
     python benchmarks/generate.py --preset tiny --durations 2.5 --batches 1 4 --steps 5
@@ -244,6 +247,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first (oneDNN setup)")
     ap.add_argument("--reps", type=int, default=3, help="timed runs; medians are reported")
+    ap.add_argument(
+        "--memory-reps",
+        type=int,
+        default=3,
+        help="fresh processes per implementation for peak RSS (median; one run varies by "
+        "+-150 MiB here: oneDNN scratch and allocator timing)",
+    )
     ap.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     ap.add_argument("--no-flops", action="store_true")
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -277,11 +287,16 @@ def main() -> None:
                 "precisions": args.precisions,
             }
             timing = child({**base, "mode": "time"})
-            wavs, memory = {}, {}
-            for impl in impls:  # each in a fresh process: its own peak RSS and audio
-                out = os.path.join(tmp, f"bench-{impl.replace(' ', '-')}-{seconds}-{batch}.pt")
-                memory[impl] = child({**base, "mode": "memory", "impl": impl, "out": out})
-                wavs[impl] = torch.load(out)
+            wavs: dict[str, torch.Tensor] = {}
+            rss: dict[str, list[float]] = {impl: [] for impl in impls}
+            for _ in range(args.memory_reps):
+                for impl in impls:  # each in a fresh process: its own peak RSS and audio
+                    name = f"bench-{impl.replace(' ', '-')}-{seconds}-{batch}.pt"
+                    out = os.path.join(tmp, name)
+                    got = child({**base, "mode": "memory", "impl": impl, "out": out})
+                    rss[impl].append(got["peak_rss_mib"])
+                    wavs[impl] = torch.load(out)
+            memory = {k: {"peak_rss_mib": statistics.median(v)} for k, v in rss.items()}
             ref = {**timing["diffusers fp32"], **memory["diffusers fp32"]}
             for impl in impls:
                 r = {**timing[impl], **memory[impl]}

@@ -30,7 +30,18 @@ def _run(script: str, *args: str, tmp_path: Path) -> str:
 def test_generate_benchmark_compares_with_diffusers(tmp_path):
     out = _run(
         "generate.py",
-        *("--preset", "tiny", "--durations", "1.28", "--steps", "2", "--reps", "1"),
+        *(
+            "--preset",
+            "tiny",
+            "--durations",
+            "1.28",
+            "--steps",
+            "2",
+            "--reps",
+            "1",
+            "--memory-reps",
+            "1",
+        ),
         tmp_path=tmp_path,
     )
     impls = re.findall(r"^\s*1\.3\s+1 (\w+) fp32 ", out, re.M)
