@@ -76,14 +76,13 @@ class StageTimer:
     def __init__(self, pipe: Any) -> None:
         self.total: dict[str, float] = {}
         self._start: dict[str, float] = {}
-        self.handles = []
         for name, mod in (
             ("unet_steps", pipe.unet),
             ("vae_decode", pipe.codec.vae.decoder),
             ("vocoder", pipe.codec.vocoder),
         ):
-            self.handles.append(mod.register_forward_pre_hook(self._enter(name)))
-            self.handles.append(mod.register_forward_hook(self._leave(name)))
+            mod.register_forward_pre_hook(self._enter(name))
+            mod.register_forward_hook(self._leave(name))
 
     def _enter(self, name: str) -> Any:
         def hook(*_: Any) -> None:

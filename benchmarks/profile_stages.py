@@ -58,26 +58,25 @@ def conv_table(root: torch.nn.Module, fn: Callable[[], Any]) -> list[tuple[str, 
     """(shape label, calls, seconds, FLOPs) per distinct convolution shape, heaviest first."""
     stats: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
     start: dict[int, float] = {}
-    handles = []
-    for mod in root.modules():
-        if not isinstance(mod, CONVS):
-            continue
 
-        def pre(m: torch.nn.Module, _a: Any) -> None:
-            start[id(m)] = time.perf_counter()
+    def pre(m: torch.nn.Module, _a: Any) -> None:
+        start[id(m)] = time.perf_counter()
 
-        def post(m: Any, a: Any, o: torch.Tensor) -> None:
-            dt = time.perf_counter() - start[id(m)]
-            label = (
-                f"{type(m).__name__} {m.in_channels}->{m.out_channels} "
-                f"k{tuple(m.kernel_size)} out {tuple(o.shape[2:])}"
-            )
-            row = stats[label]
-            row[0] += 1
-            row[1] += dt
-            row[2] += conv_flops(m, a[0], o)
+    def post(m: Any, a: Any, o: torch.Tensor) -> None:
+        dt = time.perf_counter() - start[id(m)]
+        label = (
+            f"{type(m).__name__} {m.in_channels}->{m.out_channels} "
+            f"k{tuple(m.kernel_size)} out {tuple(o.shape[2:])}"
+        )
+        row = stats[label]
+        row[0] += 1
+        row[1] += dt
+        row[2] += conv_flops(m, a[0], o)
 
-        handles += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
+    convs = [m for m in root.modules() if isinstance(m, CONVS)]
+    handles = [
+        h for m in convs for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))
+    ]
     fn()
     for h in handles:
         h.remove()
