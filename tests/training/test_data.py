@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
 import torch
 
+from foleyldm.data.manifest import ClipRecord
 from foleyldm.training.data import (
     GlobalBatchSampler,
     clip_dataset,
@@ -14,6 +16,7 @@ from foleyldm.training.data import (
     item_seed,
     manifest_records,
     per_sample,
+    repeat_rare,
     train_batches,
 )
 
@@ -72,3 +75,39 @@ def test_train_batches_give_this_process_its_share(corpus) -> None:
     assert torch.equal(one["wav"], torch.cat([b["wav"] for b in two]))
     assert one["captions"] == two[0]["captions"] + two[1]["captions"]
     assert one["wav"].abs().max() <= 0.5 + 1e-6  # AudioLDM peak normalisation
+
+
+def _records(counts: dict[str, int]) -> list[ClipRecord]:
+    return [
+        ClipRecord(f"/{label}{i}.wav", 1.0, 16000, 1, labels=[label] if label else [])
+        for label, n in counts.items()
+        for i in range(n)
+    ]
+
+
+def test_rare_categories_are_repeated_by_their_repeat_factor() -> None:
+    records = _records({"speech": 90, "dog": 10})
+    assert repeat_rare(records, 0.0) == records
+    # dog: f = 0.1 -> sqrt(0.4 / 0.1) = 2 copies each; speech: f = 0.9 > 0.4 -> one copy
+    out = repeat_rare(records, 0.4)
+    assert len(out) == 90 + 2 * 10
+    assert Counter(r.path for r in out)["/dog3.wav"] == 2
+    assert Counter(r.path for r in out)["/speech3.wav"] == 1
+    # unlabelled clips form one category; a category at the threshold keeps one copy
+    out = repeat_rare(_records({"a": 50, "": 50}), 0.5)
+    assert len(out) == 100
+
+
+def test_ldm_stage_repeats_rare_clips_but_encodes_each_once(corpus, tmp_path) -> None:
+    from foleyldm.training.ldm import LDMTrainer
+
+    from .conftest import tiny_config
+
+    cache = tmp_path / "cache"
+    base = ("ldm.cache_latents=true", f"ldm.cache_dir={cache}")
+    plain = LDMTrainer(tiny_config(corpus, *base), tmp_path / "a").train_dataset()
+    # the corrupt clip is its own category ("broken", 1 of 31): repeated, then left out
+    cfg = tiny_config(corpus, *base, "data.repeat_threshold=0.5")
+    repeated = LDMTrainer(cfg, tmp_path / "b").train_dataset()
+    assert len(repeated) > len(plain) == 30
+    assert len(sorted(cache.rglob("*.safetensors"))) == 30

@@ -48,6 +48,7 @@ from foleyldm.training.data import (
     clip_dataset,
     collate,
     manifest_records,
+    repeat_rare,
     train_batches,
 )
 from foleyldm.training.ema import EMA
@@ -259,6 +260,11 @@ class Trainer(abc.ABC):
             raise ConfigError("no data: pass --data MANIFEST (or set data.manifest)")
         return manifest_records(manifest, split, require_text=self.needs_text)
 
+    def train_records(self) -> list[ClipRecord]:
+        """The training split, rare categories repeated (``data.repeat_threshold``)."""
+        data = self.config.data
+        return repeat_rare(self.records(data.train_split), data.repeat_threshold)
+
     #: How items of `train_dataset` become a batch.
     collate_fn: Callable[[list[dict[str, Any]]], dict[str, Any]] = staticmethod(collate)
 
@@ -268,7 +274,7 @@ class Trainer(abc.ABC):
         if data.mix_probability or data.concat_probability:
             augment = Augmenter(p_mix=data.mix_probability, p_concat=data.concat_probability)
         return clip_dataset(
-            self.records(data.train_split),
+            self.train_records(),
             self.cfg.segment_seconds,
             self.sample_rate,
             self.config.run.seed,

@@ -16,7 +16,9 @@ what training needs on top:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -71,6 +73,24 @@ def with_text(records: Sequence[ClipRecord]) -> list[ClipRecord]:
 def manifest_records(manifest: str, split: str, require_text: bool = False) -> list[ClipRecord]:
     records = read_manifest(manifest, split)
     return with_text(records) if require_text else records
+
+
+def repeat_rare(records: Sequence[ClipRecord], threshold: float) -> list[ClipRecord]:
+    """Repeat-factor sampling by category (LVIS, Gupta et al. 2019): a clip whose category
+    (first label) makes up a fraction ``f`` of ``records`` appears ``round(max(1,
+    sqrt(threshold / f)))`` times, so a rare sound is seen more often per epoch while a common
+    one keeps one copy. ``threshold`` 0 returns the records unchanged; unlabelled clips count
+    as one category. Deterministic rounding (LVIS rounds stochastically per epoch) keeps the
+    stream a fixed list, so resume stays exact.
+    """
+    if threshold <= 0 or not records:
+        return list(records)
+    counts = collections.Counter(r.category for r in records)
+    out: list[ClipRecord] = []
+    for r in records:
+        f = counts[r.category] / len(records)
+        out.extend([r] * max(1, round(math.sqrt(threshold / f))))
+    return out
 
 
 def clip_dataset(

@@ -107,9 +107,9 @@ class LDMTrainer(Trainer):
             cache,
             self.autocast,
         )
-        records = self.records(self.config.data.train_split)
+        records = self.train_records()
         if self.is_main:
-            done, bad = encoder.fill(records)
+            done, bad = encoder.fill(list({r.path: r for r in records}.values()))
             self._corrupt |= set(bad)
             log.info("ldm: encoded %d clips (%d unreadable) into %s", done, len(bad), cache.dir)
         self.accelerator.wait_for_everyone()
