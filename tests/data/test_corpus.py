@@ -18,6 +18,7 @@ import soundfile as sf
 from foleyldm.data.corpus import build_corpus
 from foleyldm.data.corpus_sources import PACKAGES, Licenses, guess_license
 from foleyldm.data.manifest import read_manifest
+from foleyldm.data.qt_resources import ResourceError, parse_rcc, write_rcc
 from tests.data.cli_util import run_data
 
 pytestmark = pytest.mark.skipif(
@@ -384,3 +385,52 @@ def test_named_dog_sound_handlers(tmp_path: Path) -> None:
     assert [(Path(i.name).name, i.captions[0], i.license) for i in items] == [
         ("doggrowl.wav", "a dog growling", "wxWindows")  # found though under usr/share/doc
     ]
+
+
+def test_qt_resource_bundles_round_trip_and_reject_other_files() -> None:
+    files = {"/gcompris/src/a/dog.ogg": b"bark" * 50, "/gcompris/src/b/x.wav": b"", "/t": b"t"}
+    for compress in (True, False):
+        assert parse_rcc(write_rcc(files, compress)) == files
+    with pytest.raises(ResourceError, match="qres"):
+        parse_rcc(b"PK\x03\x04 a zip, not a bundle")
+
+
+def test_gcompris_sounds_come_out_of_its_qt_bundles(tmp_path: Path) -> None:
+    root = tmp_path / "gcompris"
+    put(
+        root,
+        "usr/share/doc/gcompris-qt-data/copyright",
+        DEP5 + "Files: *\nLicense: GPL-3+\n\n"
+        "Files: src/activities/explore_farm_animals/resource/animals/*\nLicense: GPL-3\n\n"
+        "Files: src/activities/instruments/resource/drum_kit.ogg\n"
+        "License: CC-sampling-plus-1.0\n",
+    )
+    farm = "/gcompris/src/activities/explore_farm_animals/resource/animals"
+    bark = audio(0.5, 400, fmt="OGG")
+    bundles = {
+        "explore_farm_animals": {
+            f"{farm}/dog.ogg": bark,
+            f"{farm}/dog.webp": b"RIFF....WEBP",  # the picture of the same name
+            f"{farm}/README": b"licences",
+        },
+        "instruments": {
+            "/gcompris/src/activities/instruments/resource/violin.ogg": audio(0.5, 440, fmt="OGG"),
+            "/gcompris/src/activities/instruments/resource/drum_kit.ogg": bark,  # CC Sampling+
+            "/gcompris/src/activities/instruments/resource/kazoo.ogg": bark,  # not named
+        },
+    }
+    for name, files in bundles.items():
+        put(root, f"usr/share/gcompris-qt/rcc/{name}.rcc", write_rcc(files))
+    lic = Licenses.of_package(root, "gcompris-qt-data")
+    got = {
+        Path(i.name).stem: i for i in PACKAGES["gcompris-qt-data"]("gcompris-qt-data", root, lic)
+    }
+    assert set(got) == {"dog", "violin"}
+    dog, violin = got["dog"], got["violin"]
+    assert dog.captions == ["a dog barking", "dog"] and dog.labels == ["dog"]
+    assert (dog.license, violin.license) == ("GPL-3", "GPL-3+")
+    assert violin.captions[0] == "a violin playing" and violin.labels == ["violin"]
+    assert dog.name == "gcompris-qt/rcc/explore_farm_animals.rcc/dog.ogg"
+    assert dog.read_bytes() == bark  # read back out of the bundle
+    x, sr = sf.read(io.BytesIO(violin.read_bytes()))
+    assert sr == SR and len(x) == SR // 2

@@ -26,7 +26,8 @@ ARCHIVE_SUFFIXES = (".pk3", ".zip")
 
 @dataclass
 class SourceItem:
-    """One audio file of a package (``member`` set when it lies inside ``path``, a zip)."""
+    """One audio file of a package (``member`` set when it lies inside ``path``, a zip or
+    a Qt ``.rcc`` bundle)."""
 
     package: str
     name: str  # path inside the package, e.g. "hydrogen/data/drumkits/Kit/kick.flac"
@@ -39,6 +40,10 @@ class SourceItem:
     def read_bytes(self) -> bytes:
         if self.member is None:
             return self.path.read_bytes()
+        if self.path.suffix == ".rcc":  # a Qt resource bundle (GCompris)
+            from foleyldm.data.qt_resources import read_rcc
+
+            return read_rcc(self.path)[self.member]
         with zipfile.ZipFile(self.path) as z:
             return z.read(self.member)
 
@@ -367,6 +372,7 @@ PACKAGES: dict[str, Handler] = {
     "wx3.2-examples": _extra("wx_examples", "corpus_sources_extra2"),
     "hyperrogue-music": _extra("hyperrogue", "corpus_sources_extra2"),
     "xemacs21-basesupport": _extra("xemacs_sounds", "corpus_sources_extra2"),
+    "gcompris-qt-data": _extra("gcompris", "corpus_sources_gcompris"),
 }
 #: packages fetched for their text only (transcripts), not for audio
 SIDE_PACKAGES: dict[str, tuple[str, ...]] = {
