@@ -74,7 +74,7 @@ def test_overrides_are_typed_and_stage_relative() -> None:
         ("ldm.batch_size=6", "divisible by grad_accum"),
         ("nonsense", "KEY=VALUE"),
         ("optim.lr=1", "unknown section 'optim'"),
-        ("data.repeat_threshold=-0.1", "repeat_threshold"),
+        ("ldm.repeat_threshold=-0.1", "ldm: repeat_threshold"),
     ],
 )
 def test_bad_values_name_the_field(override: str, message: str) -> None:

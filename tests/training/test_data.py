@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 
 import torch
@@ -98,16 +99,32 @@ def test_rare_categories_are_repeated_by_their_repeat_factor() -> None:
     assert len(out) == 100
 
 
-def test_ldm_stage_repeats_rare_clips_but_encodes_each_once(corpus, tmp_path) -> None:
+def test_ldm_stage_repeats_rare_clips_but_encodes_each_once(corpus, tmp_path, monkeypatch) -> None:
+    from foleyldm.training.latents import LatentEncoder
     from foleyldm.training.ldm import LDMTrainer
 
     from .conftest import tiny_config
 
-    cache = tmp_path / "cache"
-    base = ("ldm.cache_latents=true", f"ldm.cache_dir={cache}")
-    plain = LDMTrainer(tiny_config(corpus, *base), tmp_path / "a").train_dataset()
-    # the corrupt clip is its own category ("broken", 1 of 31): repeated, then left out
-    cfg = tiny_config(corpus, *base, "data.repeat_threshold=0.5")
-    repeated = LDMTrainer(cfg, tmp_path / "b").train_dataset()
-    assert len(repeated) > len(plain) == 30
-    assert len(sorted(cache.rglob("*.safetensors"))) == 30
+    encoded: list[int] = []
+    encode = LatentEncoder.encode
+    monkeypatch.setattr(
+        LatentEncoder, "encode", lambda self, w: encoded.append(len(w)) or encode(self, w)
+    )
+    base = ("ldm.cache_latents=true", f"ldm.cache_dir={tmp_path / 'cache'}")
+    cfg = tiny_config(corpus, *base, "ldm.repeat_threshold=0.5")
+    trainer = LDMTrainer(cfg, tmp_path / "b")
+    repeated = trainer.train_dataset()
+    train = trainer.records("train")  # 30 readable clips of six classes + the corrupt one
+    per_class = Counter(r.category for r in train)
+    copies = {c: max(1, round(math.sqrt(0.5 * len(train) / n))) for c, n in per_class.items()}
+    records = repeated.records  # type: ignore[attr-defined]
+    assert Counter(r.path for r in records) == {
+        r.path: copies[r.category] for r in train if not r.path.endswith(CORRUPT)
+    }
+    assert max(copies.values()) > 1
+    assert sum(encoded) == 30  # each readable clip encoded once
+    # a repeated clip shares its cached entry
+    twice = next(r for r in records if copies[r.category] > 1)
+    entries = repeated.entries  # type: ignore[attr-defined]
+    same = [e for r, e in zip(records, entries, strict=True) if r.path == twice.path]
+    assert len(same) == copies[twice.category] and same[0] is same[1]

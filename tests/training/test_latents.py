@@ -10,6 +10,7 @@ from statistics import mean
 import torch
 
 from foleyldm.data.manifest import ClipRecord, read_manifest
+from foleyldm.training.config import load_config
 from foleyldm.training.latents import ClipLatents, LatentDataset
 from foleyldm.training.ldm import LDMTrainer
 from foleyldm.training.runner import train_stage
@@ -64,6 +65,8 @@ def test_cached_training_learns_reuses_cache_and_resumes_exactly(corpus, tmp_pat
     train_stage("ldm", short, tmp_path / "b")
     resumed = train_stage("ldm", cfg, tmp_path / "b", resume=True)
     assert [r["loss"] for r in resumed.history][-7:] == losses[-7:]
+    # the resumed run's folder keeps the config it ran with (steps 12, not 5)
+    assert load_config(tmp_path / "b" / "config.yaml").ldm.steps == 12
     # nothing was encoded again
     assert {p: p.stat().st_mtime_ns for p in sorted(cache.rglob("*.safetensors"))} == stamps
 

@@ -261,9 +261,8 @@ class Trainer(abc.ABC):
         return manifest_records(manifest, split, require_text=self.needs_text)
 
     def train_records(self) -> list[ClipRecord]:
-        """The training split, rare categories repeated (``data.repeat_threshold``)."""
-        data = self.config.data
-        return repeat_rare(self.records(data.train_split), data.repeat_threshold)
+        """The training split, rare categories repeated (the stage's ``repeat_threshold``)."""
+        return repeat_rare(self.records(self.config.data.train_split), self.cfg.repeat_threshold)
 
     #: How items of `train_dataset` become a batch.
     collate_fn: Callable[[list[dict[str, Any]]], dict[str, Any]] = staticmethod(collate)
@@ -471,6 +470,7 @@ class Trainer(abc.ABC):
         if self.is_main and not resumed:
             info = {"stage": self.stage, "init": self.config.init, "preset": self.config.preset}
             (self.run_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        if self.is_main:  # a resume's overrides (more steps, new data settings) are kept too
             save_config(self.config, self.run_dir / "config.yaml")
 
     def _log(self, logs: dict[str, torch.Tensor], samples_per_s: float) -> dict[str, float]:

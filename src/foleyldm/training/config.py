@@ -61,10 +61,6 @@ class DataConfig:
     mix_probability: float = 0.0
     #: ... or splice one after it ("A followed by B"), with these probabilities.
     concat_probability: float = 0.0
-    #: Repeat-factor sampling of the training split by category (0 = off): a category making
-    #: up a fraction f of the clips is repeated round(sqrt(repeat_threshold / f)) times when
-    #: f < repeat_threshold (`foleyldm.training.data.repeat_rare`).
-    repeat_threshold: float = 0.0
 
 
 @dataclass
@@ -97,6 +93,11 @@ class StageConfig:
     val_every: int = 0
     #: Write audio / spectrogram samples to TensorBoard every N steps (0 = never).
     sample_every: int = 0
+    #: Repeat-factor sampling of the training split by category (0 = off): each clip of a
+    #: category making up a fraction f of the clips appears round(sqrt(repeat_threshold / f))
+    #: times, so categories under repeat_threshold / 2.25 get extra copies
+    #: (`foleyldm.training.data.repeat_rare`).
+    repeat_threshold: float = 0.0
 
 
 @dataclass
@@ -418,13 +419,13 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{name}: batch_size {s.batch_size} not divisible by grad_accum")
         if s.segment_seconds <= 0:
             raise ConfigError(f"{name}: segment_seconds must be positive")
+        if s.repeat_threshold < 0:
+            raise ConfigError(f"{name}: repeat_threshold must be >= 0 (0: every clip once)")
     if config.vae.compression not in (None, 4, 8, 16):
         raise ConfigError("vae.compression must be 4, 8 or 16")
     if config.run.save_every < 1 or config.run.log_every < 1:
         raise ConfigError("run.save_every and run.log_every must be >= 1")
     if not 0 <= config.ldm.cond_dropout < 1 or not 0 <= config.ldm.text_probability <= 1:
         raise ConfigError("ldm.cond_dropout must be in [0, 1) and text_probability in [0, 1]")
-    if config.data.repeat_threshold < 0:
-        raise ConfigError("data.repeat_threshold must be >= 0 (0: every clip once)")
     if not 0 <= config.ldm.loop_probability <= 1 or config.ldm.loop_gap_seconds < 0:
         raise ConfigError("ldm.loop_probability must be in [0, 1] and loop_gap_seconds >= 0")

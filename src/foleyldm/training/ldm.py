@@ -108,12 +108,16 @@ class LDMTrainer(Trainer):
             self.autocast,
         )
         records = self.train_records()
+        unique = list({r.path: r for r in records}.values())  # repeat_threshold repeats clips
         if self.is_main:
-            done, bad = encoder.fill(list({r.path: r for r in records}.values()))
+            done, bad = encoder.fill(unique)
             self._corrupt |= set(bad)
             log.info("ldm: encoded %d clips (%d unreadable) into %s", done, len(bad), cache.dir)
         self.accelerator.wait_for_everyone()
-        kept, entries = encoder.load(records)
+        loaded, loaded_entries = encoder.load(unique)  # unreadable clips are left out
+        by_path = {r.path: e for r, e in zip(loaded, loaded_entries, strict=True)}
+        kept = [r for r in records if r.path in by_path]
+        entries = [by_path[r.path] for r in kept]
         frames = latent_frames(
             cfg.segment_seconds, codec.mel, self.frame_multiple, codec.compression
         )
