@@ -33,6 +33,15 @@ async function show(state) {
     return;
   }
   $("#trial").hidden = false;
+  // Take the previous item's audio away before showing the next item's number and prompt:
+  // while the new clip downloads, nothing of the old one can be played (or rated as new).
+  const audio = $("#stimulus");
+  const go = $("#trial button.go");
+  go.disabled = true;
+  if (audio.src) URL.revokeObjectURL(audio.src);
+  audio.removeAttribute("src");
+  delete audio.dataset.stimulus;
+  audio.load();
   $("#position").textContent = `Item ${state.done + 1} of ${state.total}`;
   $("#overall").value = state.total ? state.done / state.total : 0;
   $("#prompt").textContent = state.trial.prompt;
@@ -42,12 +51,11 @@ async function show(state) {
   }
   $("#trial .error").textContent = "";
   const res = await api(state.trial.audio_url);
-  const audio = $("#stimulus");
-  if (audio.src) URL.revokeObjectURL(audio.src);
-  audio.removeAttribute("src");
-  if (res.ok) audio.src = URL.createObjectURL(await res.blob());
-  else $("#trial .error").textContent = await problem(res);
-  audio.dataset.stimulus = state.trial.stimulus_id;
+  if (res.ok) {
+    audio.dataset.stimulus = state.trial.stimulus_id;
+    audio.src = URL.createObjectURL(await res.blob());
+  } else $("#trial .error").textContent = await problem(res);
+  go.disabled = false;
 }
 
 async function begin(rater) {
