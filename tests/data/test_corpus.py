@@ -7,8 +7,10 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ import soundfile as sf
 from foleyldm.data.corpus import build_corpus
 from foleyldm.data.corpus_sources import PACKAGES, Licenses, guess_license
 from foleyldm.data.manifest import read_manifest
-from foleyldm.data.qt_resources import ResourceError, parse_rcc, write_rcc
+from foleyldm.data.qt_resources import ResourceError, parse_rcc, rcc_names, read_rcc_member
 from tests.data.cli_util import run_data
 
 pytestmark = pytest.mark.skipif(
@@ -387,10 +389,57 @@ def test_named_dog_sound_handlers(tmp_path: Path) -> None:
     ]
 
 
-def test_qt_resource_bundles_round_trip_and_reject_other_files() -> None:
+def write_rcc(files: dict[str, bytes], compress: bool = True) -> bytes:
+    """A version-2 Qt resource bundle of ``files`` (``{"/a/b.ogg": bytes}``), each compressed
+    with zlib when ``compress`` (flag 1; directories: flag 2): the inverse of `parse_rcc`."""
+    root: dict[str, object] = {}
+    for path, content in files.items():
+        parts = [p for p in path.split("/") if p]
+        folder = root
+        for part in parts[:-1]:
+            folder = folder.setdefault(part, {})  # type: ignore[assignment]
+        folder[parts[-1]] = content
+    nodes: list[tuple[str, object]] = [("", root)]
+    names = bytearray()
+    data = bytearray()
+    tree = bytearray()
+    i = 0
+    while i < len(nodes):  # breadth first: a directory's children are contiguous
+        label, value = nodes[i]
+        name_offset = len(names)
+        encoded = label.encode("utf-16-be")
+        names += struct.pack(">HI", len(label), 0) + encoded
+        if isinstance(value, dict):
+            children = sorted(value.items())
+            tree += struct.pack(">IHII", name_offset, 2, len(children), len(nodes))
+            nodes.extend(children)
+        else:
+            assert isinstance(value, bytes)
+            body = struct.pack(">I", len(value)) + zlib.compress(value) if compress else value
+            tree += struct.pack(">IHHHI", name_offset, 1 if compress else 0, 0, 0, len(data))
+            data += struct.pack(">I", len(body)) + body
+        tree += struct.pack(">Q", 0)  # modification time (version 2)
+        i += 1
+    header = 20
+    return (
+        b"qres"
+        + struct.pack(">IIII", 2, header, header + len(tree) + len(names), header + len(tree))
+        + bytes(tree)
+        + bytes(names)
+        + bytes(data)
+    )
+
+
+def test_qt_resource_bundles_round_trip_and_reject_other_files(tmp_path: Path) -> None:
     files = {"/gcompris/src/a/dog.ogg": b"bark" * 50, "/gcompris/src/b/x.wav": b"", "/t": b"t"}
     for compress in (True, False):
         assert parse_rcc(write_rcc(files, compress)) == files
+        bundle = tmp_path / f"b{compress}.rcc"
+        bundle.write_bytes(write_rcc(files, compress))
+        assert rcc_names(bundle) == sorted(files)
+        assert all(read_rcc_member(bundle, name) == data for name, data in files.items())
+        with pytest.raises(KeyError, match=r"missing\.ogg"):
+            read_rcc_member(bundle, "/missing.ogg")
     with pytest.raises(ResourceError, match="qres"):
         parse_rcc(b"PK\x03\x04 a zip, not a bundle")
 

@@ -41,9 +41,9 @@ class SourceItem:
         if self.member is None:
             return self.path.read_bytes()
         if self.path.suffix == ".rcc":  # a Qt resource bundle (GCompris)
-            from foleyldm.data.qt_resources import read_rcc
+            from foleyldm.data.qt_resources import read_rcc_member
 
-            return read_rcc(self.path)[self.member]
+            return read_rcc_member(self.path, self.member)
         with zipfile.ZipFile(self.path) as z:
             return z.read(self.member)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 _DIRECTORY, _ZLIB, _ZSTD = 2, 1, 4
@@ -26,13 +27,31 @@ class ResourceError(ValueError):
     """Not a Qt resource bundle, or one this reader cannot unpack."""
 
 
-def read_rcc(path: str | Path) -> dict[str, bytes]:
-    """Every file of the bundle at ``path``: ``{"/folder/name.ogg": bytes}``."""
-    return parse_rcc(Path(path).read_bytes())
+def rcc_names(path: str | Path) -> list[str]:
+    """The file paths in the bundle at ``path`` (nothing decompressed), sorted."""
+    return sorted(name for name, _, _ in _files(Path(path).read_bytes()))
+
+
+def read_rcc_member(path: str | Path, member: str) -> bytes:
+    """One file of the bundle at ``path`` (only that one decompressed).
+
+    Raises:
+        KeyError: no file ``member`` in the bundle.
+    """
+    blob = Path(path).read_bytes()
+    for name, flags, start in _files(blob):
+        if name == member:
+            return _content(blob, name, flags, start)
+    raise KeyError(f"{member} is not in {path}")
 
 
 def parse_rcc(blob: bytes) -> dict[str, bytes]:
-    """`read_rcc` on the bundle's bytes."""
+    """Every file of a bundle's bytes: ``{"/folder/name.ogg": bytes}``."""
+    return {name: _content(blob, name, flags, start) for name, flags, start in _files(blob)}
+
+
+def _files(blob: bytes) -> Iterator[tuple[str, int, int]]:
+    """(path, flags, offset of its data record) of every file node of the tree."""
     if blob[:4] != b"qres" or len(blob) < 20:
         raise ResourceError("not a Qt resource bundle (no 'qres' header)")
     version, tree, data, names = struct.unpack(">IIII", blob[4:20])
@@ -43,7 +62,6 @@ def parse_rcc(blob: bytes) -> dict[str, bytes]:
         start = names + offset + 6
         return blob[start : start + 2 * length].decode("utf-16-be")
 
-    out: dict[str, bytes] = {}
     todo = [(0, "")]
     while todo:
         index, prefix = todo.pop()
@@ -55,50 +73,12 @@ def parse_rcc(blob: bytes) -> dict[str, bytes]:
             todo.extend((first + i, here) for i in range(count))
             continue
         (offset,) = struct.unpack_from(">I", blob, node + 10)
-        (length,) = struct.unpack_from(">I", blob, data + offset)
-        raw = blob[data + offset + 4 : data + offset + 4 + length]
-        if flags & _ZSTD:
-            raise ResourceError(f"{here}: zstd-compressed resources are not supported")
-        out[here] = zlib.decompress(raw[4:]) if flags & _ZLIB else raw
-    return out
+        yield here, flags, data + offset
 
 
-def write_rcc(files: dict[str, bytes], compress: bool = True) -> bytes:
-    """A version-2 bundle of ``files`` (``{"/a/b.ogg": bytes}``), each compressed with zlib
-    when ``compress``: the inverse of `parse_rcc`, for tests and fixtures."""
-    root: dict[str, object] = {}
-    for path, content in files.items():
-        parts = [p for p in path.split("/") if p]
-        folder = root
-        for part in parts[:-1]:
-            folder = folder.setdefault(part, {})  # type: ignore[assignment]
-        folder[parts[-1]] = content
-    nodes: list[tuple[str, object]] = [("", root)]
-    names = bytearray()
-    data = bytearray()
-    tree = bytearray()
-    i = 0
-    while i < len(nodes):  # breadth first: a directory's children are contiguous
-        label, value = nodes[i]
-        name_offset = len(names)
-        encoded = label.encode("utf-16-be")
-        names += struct.pack(">HI", len(label), 0) + encoded
-        if isinstance(value, dict):
-            children = sorted(value.items())
-            tree += struct.pack(">IHII", name_offset, _DIRECTORY, len(children), len(nodes))
-            nodes.extend(children)
-        else:
-            assert isinstance(value, bytes)
-            body = struct.pack(">I", len(value)) + zlib.compress(value) if compress else value
-            tree += struct.pack(">IHHHI", name_offset, _ZLIB if compress else 0, 0, 0, len(data))
-            data += struct.pack(">I", len(body)) + body
-        tree += struct.pack(">Q", 0)  # modification time (version 2)
-        i += 1
-    header = 20
-    return (
-        b"qres"
-        + struct.pack(">IIII", 2, header, header + len(tree) + len(names), header + len(tree))
-        + bytes(tree)
-        + bytes(names)
-        + bytes(data)
-    )
+def _content(blob: bytes, name: str, flags: int, start: int) -> bytes:
+    (length,) = struct.unpack_from(">I", blob, start)
+    raw = blob[start + 4 : start + 4 + length]
+    if flags & _ZSTD:
+        raise ResourceError(f"{name}: zstd-compressed resources are not supported")
+    return zlib.decompress(raw[4:]) if flags & _ZLIB else raw
