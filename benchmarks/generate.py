@@ -286,15 +286,16 @@ def main() -> None:
                 "precisions": args.precisions,
             }
             timing = child({**base, "mode": "time"})
-            wavs: dict[str, torch.Tensor] = {}
             rss: dict[str, list[float]] = {impl: [] for impl in impls}
+            outs = {
+                impl: os.path.join(tmp, f"bench-{impl.replace(' ', '-')}-{seconds}-{batch}.pt")
+                for impl in impls
+            }
             for _ in range(args.memory_reps):
                 for impl in impls:  # each in a fresh process: its own peak RSS and audio
-                    name = f"bench-{impl.replace(' ', '-')}-{seconds}-{batch}.pt"
-                    out = os.path.join(tmp, name)
-                    got = child({**base, "mode": "memory", "impl": impl, "out": out})
+                    got = child({**base, "mode": "memory", "impl": impl, "out": outs[impl]})
                     rss[impl].append(got["peak_rss_mib"])
-                    wavs[impl] = torch.load(out)
+            wavs = {impl: torch.load(out) for impl, out in outs.items()}  # the last run's audio
             memory = {k: {"peak_rss_mib": statistics.median(v)} for k, v in rss.items()}
             ref = {**timing["diffusers fp32"], **memory["diffusers fp32"]}
             for impl in impls:
