@@ -15,7 +15,10 @@ cached embeddings) in ``OUT/<row>/``:
   embedding, or on the CLAP audio embedding of the held-out reference clip), and the
   vocoder (the model folder's choice vs the trained HiFi-GAN).
 
-The sampler-steps ablation is `benchmarks/quality_vs_steps.py` (run it on OUT/test64.csv).
+- sampler steps on the same subset (``OUT/steps/``): FD (YAMNet) of each ``--samplers`` at
+  each ``--steps`` against DDIM-200 (:mod:`foleyldm.evaluation.steps_sweep`, the sweep
+  `benchmarks/quality_vs_steps.py` runs on its own; ``--steps`` with no value skips it).
+
 Every row is scored by the model's own CLAP (``--clap`` to change), YAMNet and aisfx. Prints
 Markdown tables (also written to ``OUT/tables.md``).
 """
@@ -30,6 +33,7 @@ from typing import Any
 from foleyldm.evaluation.benchmark import BenchmarkOptions, run_benchmark
 from foleyldm.evaluation.prompt_set import prompts_from_manifest
 from foleyldm.evaluation.scoring import ScoreOptions
+from foleyldm.evaluation.steps_sweep import steps_sweep
 
 #: (column title, feature source, metric key, digits)
 COLUMNS = (
@@ -75,6 +79,9 @@ def main() -> None:
         default=[1.0, 2.5, 4.0, 6.0],
         help="guidance sweep (the model's default scale is the 'default' row, not repeated)",
     )
+    ap.add_argument("--samplers", nargs="+", default=["ddim", "dpmpp-2m"])
+    ap.add_argument("--steps", type=int, nargs="*", default=[10, 25, 50], help="sweep steps")
+    ap.add_argument("--baseline", default="ddim:200", help="SAMPLER:STEPS of the steps sweep")
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args()
 
@@ -118,14 +125,24 @@ def main() -> None:
         ("Griffin-Lim (default)", guidance[0][1]),
         ("HiFi-GAN (trained)", run("hifigan", args.model, sub, vocoder="hifigan")),
     ]
-    tables = "\n\n".join(
-        [
-            table(f"Held-out test split ({test.name})", main_rows),
-            table(f"Guidance scale ({sub.name})", guidance),
-            table(f"Conditioning at inference ({sub.name})", conditioning),
-            table(f"Vocoder ({sub.name})", vocoders),
-        ]
-    )
+    sections = [
+        table(f"Held-out test split ({test.name})", main_rows),
+        table(f"Guidance scale ({sub.name})", guidance),
+        table(f"Conditioning at inference ({sub.name})", conditioning),
+        table(f"Vocoder ({sub.name})", vocoders),
+    ]
+    if args.steps:
+        sweep = steps_sweep(
+            args.model,
+            sub,
+            out / "steps",
+            args.samplers,
+            args.steps,
+            args.baseline,
+            batch_size=args.batch_size,
+        )
+        sections.append(f"### Sampler steps ({sub.name})\n\n{sweep.to_markdown()}")
+    tables = "\n\n".join(sections)
     (out / "tables.md").write_text(tables + "\n", encoding="utf-8")
     print(tables)
 
