@@ -7,8 +7,9 @@ cached embeddings) in ``OUT/<row>/``:
 
 - main table, on every captioned clip of the held-out ``test`` split:
   ``ceiling`` (the test clips themselves; FD/KID against the held-out ``valid`` clips),
-  ``model`` (the model's default sampler, steps and guidance), ``floor`` (the same preset
-  untrained: ``--floor small``);
+  ``reconstruct`` (the test clips through the model's VAE and vocoder, no diffusion: the
+  most the generator can reach with this decoder), ``model`` (the model's default sampler,
+  steps and guidance), ``floor`` (the same preset untrained: ``--floor small``);
 - ablations on a fixed random subset (``--subset``, seed 0) of the test prompts: guidance
   scale and text vs audio conditioning at inference (the model is
   trained on audio embeddings; at test time it is conditioned on the caption's CLAP text
@@ -105,6 +106,10 @@ def main() -> None:
     defaults = _defaults(args.model)
     main_rows = [
         ("real test clips (ceiling)", run("ceiling", "real", test, reference=valid)),
+        (
+            "test clips through VAE + vocoder (codec ceiling)",
+            run("reconstruct", args.model, test, condition="reconstruct"),
+        ),
         (f"{args.model}", run("model", args.model, test)),
         (f"untrained {args.floor} (floor)", run("floor", args.floor, test, **defaults)),
     ]

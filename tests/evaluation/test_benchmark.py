@@ -136,6 +136,32 @@ def test_audio_conditioning_uses_the_reference_clips_clap_embedding(tmp_path, ca
     assert np.abs(got - text).max() > 1e-3  # 30 steps of 16-bit PCM: another condition
 
 
+def test_reconstruct_runs_the_reference_clips_through_the_codec_only(tmp_path, calls):
+    prompts = write_prompt_set(tmp_path, ROWS)
+    one = options(tmp_path, condition="reconstruct", batch_size=1)
+    result = run_benchmark("tiny", prompts, tmp_path / "r1", one)
+    assert calls["clips"] == 0  # no diffusion
+    assert result.config["condition"] == "reconstruct"
+    assert result.scores.values["generation"]["clips_generated"] == 3
+    clips = []
+    for i, (_, ref) in enumerate(ROWS):
+        got, sr = sf.read(tmp_path / "r1" / "audio" / f"set{i}.wav", dtype="float32")
+        assert sr == SR and len(got) == len(ref)  # cut back from whole latent frames
+        clips.append(got)
+    assert np.abs(clips[0][:12000] - clips[1][:12000]).max() > 1e-2  # follows its reference
+    # one batch of three 1 s rows (one padded, one cut) gives each row its own clip
+    fixed = {"condition": "reconstruct", "seconds": 1.0}
+    run_benchmark("tiny", prompts, tmp_path / "b1", options(tmp_path, batch_size=1, **fixed))
+    run_benchmark("tiny", prompts, tmp_path / "b3", options(tmp_path, batch_size=3, **fixed))
+    for i in range(3):
+        alone, _ = sf.read(tmp_path / "b1" / "audio" / f"set{i}.wav", dtype="float32")
+        batched, _ = sf.read(tmp_path / "b3" / "audio" / f"set{i}.wav", dtype="float32")
+        assert len(alone) == SR
+        np.testing.assert_allclose(batched, alone, atol=1e-3)
+    reused = run_benchmark("tiny", prompts, tmp_path / "r1", one).scores.values["generation"]
+    assert reused["clips_reused"] == 3
+
+
 @needs_yamnet
 def test_real_system_is_the_ceiling(tmp_path, tiny_pipe, monkeypatch):
     monkeypatch.setattr(

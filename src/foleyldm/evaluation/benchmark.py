@@ -10,6 +10,8 @@ clip (row, caption, seconds, seed). A clip whose file and record exist is reused
 another configuration, or another row under an existing name, is refused. ``condition
 "audio"`` conditions each row on the model's CLAP *audio* embedding of its reference clip
 (AudioLDM's audio-conditioning ablation) instead of the caption's text embedding.
+``condition "reconstruct"`` runs no diffusion: each reference clip goes through the model's
+VAE (posterior mean) and vocoder, the codec's ceiling on what the generator can reach.
 
 The system ``real`` generates nothing: the reference clips are the outputs (the ceiling).
 Scoring is `foleyldm.evaluation.scoring.score_outputs`; results go to ``OUT/results.json``
@@ -42,7 +44,7 @@ MAX_REFERENCE_SECONDS = 10.24
 REAL = "real"
 STATE_FILE = "config.json"
 STATE_VERSION = 1
-Condition = Literal["text", "audio"]
+Condition = Literal["text", "audio", "reconstruct"]
 
 
 class BenchmarkError(FoleyError, ValueError):
@@ -193,7 +195,7 @@ def generate_clips(
             "seconds": clip_seconds(row, opts.seconds),
             "seed": opts.seed + row.index,
         }
-        if opts.condition == "audio":  # the clip follows the reference's content
+        if opts.condition != "text":  # the clip follows the reference's content
             wanted[row.name]["reference_sha"] = content_hash(row.path.read_bytes())[:16]
     todo: list[PromptRow] = []
     for row in rows:
@@ -259,6 +261,11 @@ def _generate_batch(
     from foleyldm.audio.io import save_audio
     from foleyldm.evaluation.clap_embed import CLAPEmbedder
 
+    if opts.condition == "reconstruct":
+        wavs = reconstruct(pipe, [r.path for r in batch], seconds)
+        for row, wav in zip(batch, wavs, strict=True):
+            save_audio(audio_dir / f"{row.name}.wav", wav, pipe.codec.sample_rate)
+        return
     generators = [torch.Generator("cpu").manual_seed(opts.seed + r.index) for r in batch]
     kwargs: dict[str, Any] = {
         "audio_length_in_s": seconds,
@@ -281,6 +288,29 @@ def _generate_batch(
     assert isinstance(wavs, torch.Tensor)
     for row, wav in zip(batch, wavs, strict=True):
         save_audio(audio_dir / f"{row.name}.wav", wav[0], out.sample_rate)
+
+
+def reconstruct(pipe: TextToAudioPipeline, paths: Sequence[Path], seconds: float) -> Any:
+    """Each clip, cut or zero-padded to ``seconds``, through VAE and vocoder: [B, N] float.
+
+    Clips are normalised as in training (`normalize_waveform`) and padded to whole latent
+    frames for the VAE; the output is cut back to ``seconds``.
+    """
+    import torch
+
+    from foleyldm.audio.io import load_audio
+
+    codec = pipe.codec
+    n = round(seconds * codec.sample_rate)
+    hop = codec.mel.hop_length * codec.compression
+    padded = -(-n // hop) * hop
+    batch = torch.zeros(len(paths), padded)
+    for i, path in enumerate(paths):
+        wav, _ = load_audio(path, codec.sample_rate, normalize=True, max_seconds=seconds)
+        batch[i, : min(n, wav.numel())] = wav[:n]
+    with torch.no_grad():
+        latents = codec.encode(batch, sample_posterior=False)
+        return codec.decode(latents)[:, :n].float()
 
 
 # ---- the whole run -----------------------------------------------------------------------

@@ -50,10 +50,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--condition",
-        choices=["text", "audio"],
+        choices=["text", "audio", "reconstruct"],
         default="text",
         help="condition on the caption's CLAP text embedding, or on the CLAP audio "
-        "embedding of the row's reference clip (the audio-conditioning ablation)",
+        "embedding of the row's reference clip (the audio-conditioning ablation); "
+        "reconstruct: no diffusion, each reference clip through the VAE and vocoder "
+        "(the codec's ceiling)",
     )
     p.add_argument(
         "--metrics",
