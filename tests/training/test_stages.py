@@ -80,3 +80,31 @@ def test_vae_decoder_fine_tune_keeps_the_latent_space(corpus, tmp_path) -> None:
     assert result.metrics["rec_l1"] < before
     exported = trainer.export_pipeline()
     assert float(exported.codec.vae.config.scaling_factor) == scale
+
+
+def test_vae_validation_reports_the_l1_over_bins_with_sound(tmp_path, corpus):
+    import math
+
+    import torch
+
+    from foleyldm.audio.mel import mel_spectrogram
+    from foleyldm.training.vae import VAETrainer, sound_mask
+
+    cfg = tiny_config(corpus, "vae.steps=1")
+    trainer = VAETrainer(cfg, tmp_path / "vae")
+    mel_cfg = trainer.pipe.codec.mel
+    t = torch.arange(16000) / 16000
+    wav = torch.cat([0.5 * torch.sin(2 * math.pi * 440 * t), torch.zeros(16000)])
+    mask = sound_mask(mel_spectrogram(wav, mel_cfg), mel_cfg.log_floor)  # [T, M]
+    frames = mask.shape[0]
+    assert mask[: frames // 2 - 5].any(dim=1).all()  # the tone: sound in every frame
+    assert not mask[frames // 2 + 5 :].any()  # the silence: none
+    assert mask[: frames // 2 - 5].float().mean() < 0.9  # not every band of a tone
+
+    # half tone, half silence: the two figures differ; all silence has no active figure
+    trainer._val_batches = lambda: iter([{"wav": wav[None]}])  # type: ignore[method-assign]
+    metrics = trainer.validate()
+    assert set(metrics) == {"rec_l1", "rec_l1_active"}
+    assert metrics["rec_l1_active"] != pytest.approx(metrics["rec_l1"], rel=1e-3)
+    trainer._val_batches = lambda: iter([{"wav": torch.zeros(1, 32000)}])  # type: ignore[method-assign]
+    assert set(trainer.validate()) == {"rec_l1"}
