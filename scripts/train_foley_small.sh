@@ -52,7 +52,7 @@ $F train ldm --config $RECIPE --data "$DATA" --init "$WORK/ldm-init" --out "$WOR
   --set scale_factor=auto $( [ -d "$WORK/ldm/checkpoints" ] && echo --resume )
 
 # ---- 4. the VAE decoder alone, on (the frozen encoder keeps the LDM's latent space) -----------
-VAE_DECODER_STEPS=${VAE_DECODER_STEPS:-2000}
+VAE_DECODER_STEPS=${VAE_DECODER_STEPS:-4000}  # total: 2,100 with the encoder + 1,900 without
 OMP_NUM_THREADS=1 $F train vae --config $RECIPE --data "$DATA" --out "$WORK/vae" --resume --quiet \
   --set steps="$VAE_DECODER_STEPS" --set train_encoder=false
 $F export "$WORK/vae" "$WORK/vae-decoder-export"
