@@ -36,6 +36,8 @@ from foleyldm.evaluation.scoring import ScoreOptions, check_metrics, score_outpu
 from foleyldm.fileutil import atomic_open
 
 if TYPE_CHECKING:
+    import torch
+
     from foleyldm.evaluation.runner import EvalResult
     from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
@@ -262,8 +264,8 @@ def _generate_batch(
     from foleyldm.evaluation.clap_embed import CLAPEmbedder
 
     if opts.condition == "reconstruct":
-        wavs = reconstruct(pipe, [r.path for r in batch], seconds)
-        for row, wav in zip(batch, wavs, strict=True):
+        clips = reconstruct(pipe, [r.path for r in batch], seconds)
+        for row, wav in zip(batch, clips, strict=True):
             save_audio(audio_dir / f"{row.name}.wav", wav, pipe.codec.sample_rate)
         return
     generators = [torch.Generator("cpu").manual_seed(opts.seed + r.index) for r in batch]
@@ -290,8 +292,9 @@ def _generate_batch(
         save_audio(audio_dir / f"{row.name}.wav", wav[0], out.sample_rate)
 
 
-def reconstruct(pipe: TextToAudioPipeline, paths: Sequence[Path], seconds: float) -> Any:
-    """Each clip, cut or zero-padded to ``seconds``, through VAE and vocoder: [B, N] float.
+def reconstruct(pipe: TextToAudioPipeline, paths: Sequence[Path], seconds: float) -> torch.Tensor:
+    """Each clip, cut or zero-padded to ``seconds``, through VAE and vocoder: [B, N] float32
+    on the CPU.
 
     Clips are normalised as in training (`normalize_waveform`) and padded to whole latent
     frames for the VAE; the output is cut back to ``seconds``.
@@ -310,7 +313,7 @@ def reconstruct(pipe: TextToAudioPipeline, paths: Sequence[Path], seconds: float
         batch[i, : min(n, wav.numel())] = wav[:n]
     with torch.no_grad():
         latents = codec.encode(batch, sample_posterior=False)
-        return codec.decode(latents)[:, :n].float()
+        return codec.decode(latents)[:, :n].float().cpu()
 
 
 # ---- the whole run -----------------------------------------------------------------------
