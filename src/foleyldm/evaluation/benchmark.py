@@ -301,16 +301,16 @@ def reconstruct(pipe: TextToAudioPipeline, paths: Sequence[Path], seconds: float
     """
     import torch
 
-    from foleyldm.audio.io import load_audio
+    from foleyldm.audio.io import load_audio, pad_or_trim
 
     codec = pipe.codec
     n = round(seconds * codec.sample_rate)
     hop = codec.mel.hop_length * codec.compression
-    padded = -(-n // hop) * hop
-    batch = torch.zeros(len(paths), padded)
-    for i, path in enumerate(paths):
-        wav, _ = load_audio(path, codec.sample_rate, normalize=True, max_seconds=seconds)
-        batch[i, : min(n, wav.numel())] = wav[:n]
+    clips = [
+        pad_or_trim(load_audio(p, codec.sample_rate, normalize=True, max_seconds=seconds)[0], n)
+        for p in paths
+    ]
+    batch = pad_or_trim(torch.stack(clips), -(-n // hop) * hop)
     with torch.no_grad():
         latents = codec.encode(batch, sample_posterior=False)
         return codec.decode(latents)[:, :n].float().cpu()
