@@ -167,7 +167,8 @@ def test_attention_layouts(tiny_laion_pipe, tmp_path):
         )
         plain.load_state_dict(as_saved.unet.state_dict())
         e_plain = plain(x, 10, None, class_labels=y).sample
-    torch.testing.assert_close(e_faithful, e_plain, atol=0, rtol=0)
+    # equal up to float rounding (bit-equal on Intel Xeon, 2.5e-6 apart on AMD EPYC)
+    torch.testing.assert_close(e_faithful, e_plain, atol=1e-5, rtol=1e-4)
     assert (e_saved - e_faithful).abs().max() > 1e-3  # the layouts really differ
 
 

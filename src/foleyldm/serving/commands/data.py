@@ -29,6 +29,7 @@ def register(sub: Sub) -> None:
     _add_shard(data_sub)
     _add_render_music(data_sub)
     _add_speech(data_sub)
+    _add_variants(data_sub)
     _add_prompts(data_sub)
 
 
@@ -276,6 +277,49 @@ def _cmd_speech(args: argparse.Namespace) -> int:
     recs = speech.write_speech_set(args.out_dir, args.count, args.seed)
     minutes = sum(r.duration for r in recs) / 60
     print(f"{Path(args.out_dir) / 'manifest.jsonl'}: {len(recs)} clips, {minutes:.1f} min")
+    return 0
+
+
+# ---- variants -----------------------------------------------------------------------------
+def _add_variants(sub: Sub) -> None:
+    p = sub.add_parser(
+        "variants",
+        help="write varied copies of a rare category's train clips (size, runs, room, level)",
+        formatter_class=HelpFormatter,
+        description="For every train-split clip of MANIFEST whose caption or label matches "
+        "--match, write --copies variants: resampled (a smaller or bigger source: pitch, "
+        "formants and tempo together), short clips repeated into runs of calls, placed in a "
+        "synthetic room (captioned), a quiet background, a random level. Variants are train "
+        "clips with their parent's captions, labels, source and licence; held-out clips are "
+        "never used. Merge OUT_DIR/manifest.jsonl into the training manifest.",
+    )
+    p.add_argument("manifest", help="manifest to take the clips from")
+    p.add_argument("out_dir", help="folder for clips/ and manifest.jsonl")
+    p.add_argument("--match", required=True, help="regular expression, e.g. 'dog|bark'")
+    p.add_argument("--copies", type=int, default=8, help="variants per matching clip")
+    p.add_argument("--seed", type=int, default=0, help="seed of the set")
+    p.add_argument("--workers", type=int, default=1, help="processes rendering in parallel")
+    p.set_defaults(func=_cmd_variants)
+
+
+def _cmd_variants(args: argparse.Namespace) -> int:
+    from foleyldm.data.manifest import read_manifest
+    from foleyldm.data.variants import write_variants
+
+    recs = write_variants(
+        read_manifest(args.manifest),
+        args.out_dir,
+        args.match,
+        args.copies,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    minutes = sum(r.duration for r in recs) / 60
+    parents = len({r.meta["variant_of"] for r in recs})
+    print(
+        f"{Path(args.out_dir) / 'manifest.jsonl'}: {len(recs)} variants of {parents} clips, "
+        f"{minutes:.1f} min"
+    )
     return 0
 
 
