@@ -61,3 +61,27 @@ def test_profile_stages_breaks_down_time(tmp_path):
     for stage in ("vae", "vocoder"):
         block = out.split(f"== {stage}:")[1]
         assert "convolution" in block and re.search(r"convolutions: [\d.]+ GFLOP", block), out
+
+
+def test_animal_probe_runs_on_the_tiny_preset(tmp_path):
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    from foleyldm.evaluation.backbones import BackboneError, load_backbone
+
+    try:
+        load_backbone("yamnet")
+    except BackboneError as err:
+        pytest.skip(str(err))
+    args = ("--model", "tiny", "--seeds", "3", "--batch", "2", "--prompts", "a dog barking")
+    out = _run("animal_probe.py", *args, tmp_path=tmp_path)
+    (line,) = [x for x in out.splitlines() if x.startswith('| "a dog barking"')]
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[1] == "3" and 0.0 <= float(cells[2]) <= 1.0 and 0.0 <= float(cells[3]) <= 1.0
+    bad = subprocess.run(
+        [sys.executable, str(BENCH / "animal_probe.py"), "--model", "tiny", "--prompts", "rain"],
+        capture_output=True,
+        text=True,
+        cwd=BENCH,
+    )
+    assert bad.returncode != 0 and "names no animal" in bad.stderr

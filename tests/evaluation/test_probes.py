@@ -1,4 +1,5 @@
-"""Controllability probes on synthesized clips: a note, N knocks, a crescendo, speech."""
+"""Controllability probes on synthesized clips: a note, N knocks, a crescendo, speech, and a
+sampled bird (the General MIDI SoundFont's "Bird Tweet") for the animal probe."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from foleyldm.evaluation.probes import (
+    animal_of,
     cents,
     count_onsets,
     estimate_pitch,
@@ -16,6 +18,7 @@ from foleyldm.evaluation.probes import (
     parse_note,
     parse_trend,
     probe,
+    probe_clips,
 )
 from tests.evaluation.audio_fixtures import SR, espeak, tone, white_noise
 
@@ -108,3 +111,47 @@ def test_speech_presence_with_yamnet():
     assert speech.passed
     (tone_clip,) = probe("a woman speaking", tone(440.0), SR, yamnet=yamnet)  # type: ignore[arg-type]
     assert not tone_clip.passed and tone_clip.measured < 0.1
+
+
+def test_animal_parsing():
+    assert animal_of("a dog barking") == "dog" and animal_of("puppies yapping") == "dog"
+    assert (
+        animal_of("a rooster crowing at dawn") == "rooster" and animal_of("crows cawing") == "bird"
+    )
+    assert animal_of("a cat purring") == "cat" and animal_of("a cow mooing") == "cow"
+    assert animal_of("rain on a tin roof") is None and animal_of("a catapult") is None
+
+
+def test_animal_presence_with_yamnet(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tinysoundfont")
+    from foleyldm.audio.io import save_audio
+    from foleyldm.data.music import Score, available, render
+    from foleyldm.evaluation.backbones import BackboneError, load_backbone
+
+    if not available():
+        pytest.skip("no General MIDI SoundFont (apt-get install fluid-soundfont-gm)")
+    try:
+        yamnet = load_backbone("yamnet")
+    except BackboneError as err:
+        pytest.skip(str(err))
+    # GM program 124 "Bird Tweet" is a recorded bird: YAMNet hears Bird (0.95 here), not Dog
+    bird = render(Score(program=123, notes=[(0, 72, 2, 100), (2.5, 74, 2, 100)], bpm=120))
+    (hit,) = probe("birds chirping", bird, SR, yamnet=yamnet)  # type: ignore[arg-type]
+    assert hit.passed and hit.expected == "bird" and hit.measured > 0.8
+    (miss,) = probe("a dog barking", bird, SR, yamnet=yamnet)  # type: ignore[arg-type]
+    assert not miss.passed and miss.measured < 0.05
+    (silent_dog,) = probe("a dog barking", tone(440.0), SR, yamnet=yamnet)  # type: ignore[arg-type]
+    assert not silent_dog.passed
+    # the best patch, not the clip mean: one call in 6 s of silence still counts
+    padded = np.concatenate([np.zeros(3 * SR, np.float32), bird[:SR], np.zeros(2 * SR, np.float32)])
+    (short,) = probe("a bird singing", padded, SR, yamnet=yamnet)  # type: ignore[arg-type]
+    assert short.passed
+    clips = {
+        "a": ("birds chirping", save_audio(tmp_path / "a.wav", bird, SR)),
+        "b": ("a dog barking", save_audio(tmp_path / "b.wav", bird, SR)),
+        "c": ("rain falling", save_audio(tmp_path / "c.wav", bird, SR)),
+    }
+    summary = probe_clips(clips, yamnet)  # type: ignore[arg-type]
+    assert summary["animal_probability_n"] == 2 and summary["animal_probability_pass"] == 0.5
+    assert 0.4 < summary["animal_probability_mean"] < 0.6

@@ -6,7 +6,10 @@
 - **loudness trend**: "getting louder" / "fading out" against the slope (dB/s) of a line
   fitted to the clip's RMS level (frames within 60 dB of the loudest);
 - **speech presence**: prompts about talking/speech against YAMNet's speech probability
-  (silero-vad would also do; YAMNet is already here and offline).
+  (silero-vad would also do; YAMNet is already here and offline);
+- **animal presence**: prompts naming an animal ("a dog barking", "a cow mooing") against
+  YAMNet's classes of that animal's sounds, at the clip's best patch: a bark lasts a few
+  tenths of a second, so a clip mean would measure the silence around it.
 
 `probe` runs whichever probes the prompt calls for and says whether each passed;
 `probe_clips` runs them over a set of files and summarises each probe (pass rates).
@@ -55,6 +58,28 @@ _SPEECH = re.compile(
 )
 #: YAMNet classes 0–5: Speech, Child speech, Conversation, Narration, Babbling, Speech synth.
 SPEECH_CLASSES = range(6)
+#: Animals a prompt can name (first match wins) -> YAMNet (AudioSet) class names of their sounds.
+ANIMALS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
+    name: (re.compile(rx, re.I), classes)
+    for name, rx, classes in [
+        ("dog", r"\b(?:dogs?|pupp(?:y|ies)|bark\w*|yap\w*|woof\w*)\b",
+         ("Dog", "Bark", "Yip", "Howl", "Bow-wow", "Growling", "Whimper (dog)",
+          "Canidae, dogs, wolves")),
+        ("cat", r"\b(?:cats?|kittens?|meow\w*|purr\w*)\b",
+         ("Cat", "Purr", "Meow", "Hiss", "Caterwaul")),
+        ("rooster", r"\b(?:roosters?|chickens?|hens?|cluck\w*|crowing)\b",
+         ("Chicken, rooster", "Cluck", "Crowing, cock-a-doodle-doo")),
+        ("cow", r"\b(?:cows?|cattle|moo\w*)\b", ("Cattle, bovinae", "Moo")),
+        ("pig", r"\b(?:pigs?|oink\w*)\b", ("Pig", "Oink")),
+        ("sheep", r"\b(?:sheep|goats?|lambs?|bleat\w*)\b", ("Goat", "Bleat", "Sheep")),
+        ("horse", r"\b(?:horses?|neigh\w*|whinn\w*)\b", ("Horse", "Clip-clop", "Neigh, whinny")),
+        ("duck", r"\b(?:ducks?|quack\w*|geese|goose)\b", ("Duck", "Quack", "Goose", "Honk")),
+        ("frog", r"\b(?:frogs?|toads?|croak\w*)\b", ("Frog", "Croak")),
+        ("bird", r"\b(?:birds?|chirp\w*|tweet\w*|songbirds?|pigeons?|crows|owls?)\b",
+         ("Bird", "Bird vocalization, bird call, bird song", "Chirp, tweet", "Squawk",
+          "Pigeon, dove", "Coo", "Crow", "Caw", "Owl", "Hoot")),
+    ]
+}  # fmt: skip
 
 
 def note_to_midi(name: str, accidental: str, octave: int) -> int:
@@ -99,6 +124,14 @@ def parse_trend(prompt: str) -> int | None:
 
 def mentions_speech(prompt: str) -> bool:
     return bool(_SPEECH.search(prompt))
+
+
+def animal_of(prompt: str) -> str | None:
+    """The animal a prompt names (a key of `ANIMALS`), or None."""
+    for name, (rx, _) in ANIMALS.items():
+        if rx.search(prompt):
+            return name
+    return None
 
 
 def estimate_pitch(
@@ -165,6 +198,13 @@ def speech_probability(wav: np.ndarray, sr: int, yamnet: YAMNet) -> float:
     return float(max(probs[i] for i in SPEECH_CLASSES))
 
 
+def animal_probability(wav: np.ndarray, sr: int, yamnet: YAMNet, animal: str) -> float:
+    """The highest YAMNet probability of any of ``animal``'s classes in any patch (0–1)."""
+    probs = yamnet.patch_probabilities(wav, sr)
+    idx = [yamnet.names.index(c) for c in ANIMALS[animal][1]]
+    return float(probs[:, idx].max())
+
+
 @dataclass
 class ProbeResult:
     probe: str
@@ -181,6 +221,7 @@ def probe(
     pitch_method: Literal["pyin", "yin"] = "pyin",
     cents_tolerance: float = 50.0,
     speech_threshold: float = 0.5,
+    animal_threshold: float = 0.5,
 ) -> list[ProbeResult]:
     """Run the probes that ``prompt`` calls for on one clip."""
     results: list[ProbeResult] = []
@@ -201,6 +242,10 @@ def probe(
     if yamnet is not None and mentions_speech(prompt):
         p = speech_probability(wav, sr, yamnet)
         results.append(ProbeResult("speech_probability", True, p, p >= speech_threshold))
+    animal = animal_of(prompt) if yamnet is not None else None
+    if yamnet is not None and animal is not None:
+        p = animal_probability(wav, sr, yamnet, animal)
+        results.append(ProbeResult("animal_probability", animal, p, p >= animal_threshold))
     return results
 
 
@@ -216,6 +261,9 @@ PROBE_LABELS = {
     "speech_probability_n": "speech probe: clips",
     "speech_probability_pass": "speech probe: YAMNet speech ≥ 0.5 ↑",
     "speech_probability_mean": "speech probe: mean speech probability ↑",
+    "animal_probability_n": "animal probe: clips",
+    "animal_probability_pass": "animal probe: YAMNet animal class ≥ 0.5 in a patch ↑",
+    "animal_probability_mean": "animal probe: mean best-patch probability ↑",
 }
 
 
@@ -232,9 +280,9 @@ def probe_clips(
 
     found: dict[str, list[ProbeResult]] = {}
     for prompt, path in clips.values():
-        wants_speech = yamnet is not None and mentions_speech(prompt)
+        wants_yamnet = yamnet is not None and (mentions_speech(prompt) or animal_of(prompt))
         asks = (parse_note(prompt), parse_count(prompt), parse_trend(prompt))
-        if all(x is None for x in asks) and not wants_speech:
+        if all(x is None for x in asks) and not wants_yamnet:
             continue
         wav, sr = load_audio(path, sample_rate=None)
         for r in probe(prompt, wav.numpy(), sr, yamnet, pitch_method):
@@ -246,6 +294,6 @@ def probe_clips(
         measured = [float(r.measured) for r in results if r.measured is not None]
         if name == "pitch_cents" and measured:
             out["pitch_cents_abs_median"] = float(np.median(np.abs(measured)))
-        if name == "speech_probability" and measured:
-            out["speech_probability_mean"] = float(np.mean(measured))
+        if name in ("speech_probability", "animal_probability") and measured:
+            out[f"{name}_mean"] = float(np.mean(measured))
     return out

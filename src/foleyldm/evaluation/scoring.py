@@ -169,11 +169,11 @@ def _probes(
     opts: ScoreOptions,
     notes: list[str],
 ) -> dict[str, float]:
-    from foleyldm.evaluation.probes import mentions_speech, probe_clips
+    from foleyldm.evaluation.probes import animal_of, mentions_speech, probe_clips
 
     clips = {n: (captions[n], p) for n, p in outputs.items() if n in captions}
     yamnet: YAMNet | None = None
-    if any(mentions_speech(c) for c, _ in clips.values()):
+    if any(mentions_speech(c) or animal_of(c) for c, _ in clips.values()):
         from foleyldm.evaluation.backbones.yamnet import YAMNet
 
         found = backbones.get("yamnet")
@@ -183,7 +183,7 @@ def _probes(
             try:
                 yamnet = YAMNet()
             except BackboneError as err:
-                notes.append(f"speech probe skipped: {err}")
+                notes.append(f"speech and animal probes skipped: {err}")
     try:
         return probe_clips(clips, yamnet, opts.pitch_method)
     except ImportError as err:

@@ -202,8 +202,8 @@ class YAMNet(Backbone):
         logits, emb = self.run_patches(self.patches(wav))
         return Features(embedding=emb.mean(0), logits=logits.mean(0))
 
-    def class_probabilities(self, wav: Any, sample_rate: int = 16000) -> np.ndarray:
-        """Mean over patches of the per-patch sigmoid class scores [521]."""
+    def patch_probabilities(self, wav: Any, sample_rate: int = 16000) -> np.ndarray:
+        """Per-patch sigmoid class scores [P, 521] of a clip [N] (0.96 s patches, 0.48 s hop)."""
         import torch
         from scipy.special import expit
 
@@ -211,7 +211,11 @@ class YAMNet(Backbone):
 
         x = resample(torch.as_tensor(np.asarray(wav, np.float32)), sample_rate, self.sample_rate)
         logits, _ = self.run_patches(self.patches(x.numpy()))
-        return np.asarray(expit(logits).mean(0))
+        return np.asarray(expit(logits))
+
+    def class_probabilities(self, wav: Any, sample_rate: int = 16000) -> np.ndarray:
+        """Mean over patches of the per-patch sigmoid class scores [521]."""
+        return self.patch_probabilities(wav, sample_rate).mean(0)
 
     def top_classes(
         self, wav: Any, sample_rate: int = 16000, k: int = 5
