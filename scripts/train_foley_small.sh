@@ -5,7 +5,7 @@
 #   bash scripts/train_foley_small.sh [WORK_DIR]      # default: ../foley-small-work
 #
 # 1. data: the built-in corpus (Debian packages) + physically modelled Foley + rendered
-#    instruments + espeak-ng speech + varied copies of the train dog clips, in one manifest;
+#    instruments + espeak-ng speech, merged into one manifest;
 # 2. stages in two parallel one-thread chains on a 2-core CPU: CLAP -> vocoder, and VAE;
 # 3. the LDM (two threads) on cached latents, starting from CLAP + VAE + vocoder;
 # 4. the VAE's decoder alone, fine-tuned further (encoder frozen);
@@ -22,15 +22,12 @@ mkdir -p "$WORK"
 [ -f "$WORK/synth/manifest.jsonl" ] || $F data synth "$WORK/synth" --count 400 --seed 1 --workers 2
 [ -f "$WORK/music/manifest.jsonl" ] || $F data render-music "$WORK/music" --count 400 --seed 1
 [ -f "$WORK/speech/manifest.jsonl" ] || $F data speech "$WORK/speech" --count 300 --seed 1
-# 20 train dog clips of 6,545 were too few for the LDM to learn a bark (model card, release 5)
-[ -f "$WORK/variants/manifest.jsonl" ] || $F data variants "$WORK/corpus/manifest.jsonl" \
-  "$WORK/variants" --match '\bdogs?\b' --copies 15 --seed 1
 python - "$WORK" <<'PY'
 import sys
 from foleyldm.data.manifest import read_manifest, write_manifest
 
 work = sys.argv[1]
-records = [r for part in ("corpus", "synth", "music", "speech", "variants")
+records = [r for part in ("corpus", "synth", "music", "speech")
            for r in read_manifest(f"{work}/{part}/manifest.jsonl")]
 write_manifest(f"{work}/all.jsonl", records)
 print(f"{len(records)} clips, {sum(r.duration for r in records) / 3600:.2f} h")
