@@ -108,3 +108,23 @@ def test_vae_validation_reports_the_l1_over_bins_with_sound(tmp_path, corpus):
     assert metrics["rec_l1_active"] != pytest.approx(metrics["rec_l1"], rel=1e-3)
     trainer._val_batches = lambda: iter([{"wav": torch.zeros(1, 32000)}])  # type: ignore[method-assign]
     assert set(trainer.validate()) == {"rec_l1"}
+
+
+def test_ldm_min_timestep_trains_the_noisy_part_only(corpus, tmp_path) -> None:
+    """``ldm.min_timestep``: timesteps come from [min, T); 0 keeps the full-range draws
+    exactly (a resume of an older run draws what it drew before)."""
+    import torch
+
+    from foleyldm.training.config import ConfigError
+
+    seeds = {"seed": torch.arange(256)}
+    full = TRAINERS["ldm"](tiny_config(corpus), tmp_path / "a")
+    high = TRAINERS["ldm"](tiny_config(corpus, "ldm.min_timestep=500"), tmp_path / "b")
+    t_full, t_high = full._draws(seeds)[1], high._draws(seeds)[1]
+    assert full.timesteps == 1000 and int(t_full.min()) < 50 and int(t_full.max()) > 950
+    assert int(t_high.min()) >= 500 and int(t_high.max()) > 950
+    plain = torch.stack([torch.randint(1000, (), generator=torch.Generator().manual_seed(s))
+                         for s in range(256)])  # fmt: skip
+    assert torch.equal(t_full, plain)
+    with pytest.raises(ConfigError, match="min_timestep"):
+        TRAINERS["ldm"](tiny_config(corpus, "ldm.min_timestep=1000"), tmp_path / "c")

@@ -184,6 +184,10 @@ class LDMStage(StageConfig):
     loop_probability: float = 0.0
     #: Longest silence between loop repeats, in seconds.
     loop_gap_seconds: float = 0.64
+    #: Timesteps are drawn uniformly from [min_timestep, num_train_timesteps). Half the
+    #: schedule (500) trains only the noisy half, where a clip's coarse layout is decided:
+    #: foley-small's last phase (model card, release 5).
+    min_timestep: int = 0
     val_prompts: tuple[str, ...] = ("a dog barking", "rain falling on a roof")
     val_seconds: float = 2.56
     val_steps: int = 25

@@ -61,6 +61,10 @@ class LDMTrainer(Trainer):
         self.scheduler_config = {**pipe.scheduler_config, "prediction_type": cfg.prediction}
         self.noise = DDPMScheduler.from_config(self.scheduler_config)
         self.timesteps = int(self.noise.config.num_train_timesteps)
+        if not 0 <= cfg.min_timestep < self.timesteps:
+            raise ConfigError(
+                f"ldm.min_timestep must be in [0, {self.timesteps}), got {cfg.min_timestep}"
+            )
         unet_down = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
         self.frame_multiple = pipe.codec.compression * unet_down
         self.unet = self.add_model("unet", pipe.unet)
@@ -214,7 +218,8 @@ class LDMTrainer(Trainer):
     ) -> tuple[list[torch.Generator], torch.Tensor, torch.Tensor, torch.Tensor]:
         """Each sample's generator, after its timestep and two uniforms (text, dropout)."""
         gens = generators(batch["seed"])
-        t = torch.stack([torch.randint(self.timesteps, (), generator=g) for g in gens])
+        lo = self.cfg.min_timestep
+        t = torch.stack([torch.randint(lo, self.timesteps, (), generator=g) for g in gens])
         u_text, u_drop = per_sample(gens, "rand"), per_sample(gens, "rand")
         return gens, t, u_text, u_drop
 
