@@ -5,9 +5,10 @@
 #   bash scripts/train_foley_small.sh [WORK_DIR]      # default: ../foley-small-work
 #
 # 1. data: the built-in corpus (Debian packages) + physically modelled Foley + rendered
-#    instruments + espeak-ng speech, merged into one manifest;
+#    instruments + espeak-ng speech + 15 varied copies of each train dog clip, one manifest;
 # 2. stages in two parallel one-thread chains on a 2-core CPU: CLAP -> vocoder, and VAE;
-# 3. the LDM (two threads) on cached latents, starting from CLAP + VAE + vocoder;
+# 3. the LDM (two threads) on cached latents, starting from CLAP + VAE + vocoder, then a
+#    short phase on the noisy half of the schedule with the dog variants x5;
 # 4. the VAE's decoder alone, fine-tuned further (encoder frozen);
 # 5. export in float16 -> WORK_DIR/foley-small.
 set -euo pipefail
@@ -22,14 +23,20 @@ mkdir -p "$WORK"
 [ -f "$WORK/synth/manifest.jsonl" ] || $F data synth "$WORK/synth" --count 400 --seed 1 --workers 2
 [ -f "$WORK/music/manifest.jsonl" ] || $F data render-music "$WORK/music" --count 400 --seed 1
 [ -f "$WORK/speech/manifest.jsonl" ] || $F data speech "$WORK/speech" --count 300 --seed 1
+# 20 train dog clips among 6,545 (model card, release 5)
+[ -f "$WORK/variants/manifest.jsonl" ] || $F data variants "$WORK/corpus/manifest.jsonl" \
+  "$WORK/variants" --match '\bdogs?\b' --copies 15 --seed 1
 python - "$WORK" <<'PY'
 import sys
 from foleyldm.data.manifest import read_manifest, write_manifest
 
 work = sys.argv[1]
-records = [r for part in ("corpus", "synth", "music", "speech")
+records = [r for part in ("corpus", "synth", "music", "speech", "variants")
            for r in read_manifest(f"{work}/{part}/manifest.jsonl")]
 write_manifest(f"{work}/all.jsonl", records)
+# the last LDM phase's manifest: the dog variants four more times (about 19 % dog clips)
+variants = read_manifest(f"{work}/variants/manifest.jsonl")
+write_manifest(f"{work}/dog-heavy.jsonl", records + 4 * variants)
 print(f"{len(records)} clips, {sum(r.duration for r in records) / 3600:.2f} h")
 PY
 DATA="$WORK/all.jsonl"
@@ -50,6 +57,12 @@ cp -r "$WORK/vocoder-export" "$WORK/ldm-init"
 rm -rf "$WORK/ldm-init/vae" && cp -r "$WORK/vae-export/vae" "$WORK/ldm-init/vae"
 $F train ldm --config $RECIPE --data "$DATA" --init "$WORK/ldm-init" --out "$WORK/ldm" --quiet \
   --set scale_factor=auto $( [ -d "$WORK/ldm/checkpoints" ] && echo --resume )
+# the noisy half of the schedule only (timesteps 500-999, where a clip's layout is decided),
+# 500 steps from the LDM's EMA with a short EMA: the barks' shapes (model card, release 5)
+$F export "$WORK/ldm" "$WORK/ldm-export"
+$F train ldm --config $RECIPE --data "$WORK/dog-heavy.jsonl" --init "$WORK/ldm-export" \
+  --out "$WORK/ldm-noisy" --quiet --set steps=500 --set min_timestep=500 --set ema_decay=0.99 \
+  --set optim.warmup_steps=50 $( [ -d "$WORK/ldm-noisy/checkpoints" ] && echo --resume )
 
 # ---- 4. the VAE decoder alone, on (the frozen encoder keeps the LDM's latent space) -----------
 VAE_DECODER_STEPS=${VAE_DECODER_STEPS:-4000}  # total: 2,100 with the encoder + 1,900 without
@@ -58,7 +71,7 @@ OMP_NUM_THREADS=1 $F train vae --config $RECIPE --data "$DATA" --out "$WORK/vae"
 $F export "$WORK/vae" "$WORK/vae-decoder-export"
 
 # ---- 5. release: the LDM export with the fine-tuned decoder ------------------------------------
-$F export "$WORK/ldm" "$WORK/foley-small" --fp16
+$F export "$WORK/ldm-noisy" "$WORK/foley-small" --fp16
 python - "$WORK/vae-decoder-export/vae" "$WORK/foley-small/vae" <<'PY'
 import sys
 from safetensors.torch import load_file, save_file
