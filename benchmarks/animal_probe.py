@@ -40,10 +40,13 @@ PROMPTS = [
 
 def score(wavs: list[np.ndarray], animal: str, yamnet: Any, sr: int) -> tuple[list[float], str]:
     """Probe values of the clips, and their most common clip-level top class."""
-    from foleyldm.evaluation.probes import animal_probability
+    from foleyldm.evaluation.probes import animal_score
 
-    values = [animal_probability(w, sr, yamnet, animal) for w in wavs]
-    tops = [yamnet.top_classes(w, sr, k=1)[0][0] for w in wavs]
+    values, tops = [], []
+    for w in wavs:
+        probs = yamnet.patch_probabilities(w, sr)  # one YAMNet pass for both columns
+        values.append(animal_score(probs, yamnet.names, animal))
+        tops.append(yamnet.names[int(probs.mean(0).argmax())])
     return values, collections.Counter(tops).most_common(1)[0][0]
 
 

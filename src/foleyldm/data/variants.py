@@ -111,11 +111,11 @@ def _key(path: str) -> int:
 def _write_variants(job: tuple[ClipRecord, int, int, str, int]) -> list[ClipRecord]:
     parent, copies, seed, out_dir, sample_rate = job
     wav, sr = load_audio(parent.path, sample_rate=sample_rate, max_seconds=MAX_SECONDS)
-    stem = Path(parent.path).stem
-    tag = f"{_key(parent.path):012x}"[:8]
+    stem, key = Path(parent.path).stem, _key(parent.path)
+    tag = f"{key:012x}"[:8]
     out: list[ClipRecord] = []
     for k in range(copies):
-        rng = np.random.default_rng([seed, _key(parent.path), k])
+        rng = np.random.default_rng([seed, key, k])
         y, params, suffix = vary(wav.numpy(), sr, rng)
         path = Path(out_dir) / "clips" / f"{stem}-{tag}-v{k:02d}.flac"
         save_audio(path, y, sr)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -192,17 +192,26 @@ def loudness_slope(wav: np.ndarray, sr: int, frame_s: float = 0.05) -> float:
     return float(np.polyfit(t[keep], level[keep], 1)[0])
 
 
+def speech_score(patch_probs: np.ndarray) -> float:
+    """The most likely speech class's clip-mean probability, from YAMNet's [P, 521]."""
+    probs = patch_probs.mean(0)
+    return float(max(probs[i] for i in SPEECH_CLASSES))
+
+
+def animal_score(patch_probs: np.ndarray, names: Sequence[str], animal: str) -> float:
+    """The highest probability of any of ``animal``'s classes in any patch, from [P, 521]."""
+    idx = [names.index(c) for c in ANIMALS[animal][1]]
+    return float(patch_probs[:, idx].max())
+
+
 def speech_probability(wav: np.ndarray, sr: int, yamnet: YAMNet) -> float:
     """Clip-mean YAMNet probability of the most likely speech class (0–1)."""
-    probs = yamnet.class_probabilities(wav, sr)
-    return float(max(probs[i] for i in SPEECH_CLASSES))
+    return speech_score(yamnet.patch_probabilities(wav, sr))
 
 
 def animal_probability(wav: np.ndarray, sr: int, yamnet: YAMNet, animal: str) -> float:
     """The highest YAMNet probability of any of ``animal``'s classes in any patch (0–1)."""
-    probs = yamnet.patch_probabilities(wav, sr)
-    idx = [yamnet.names.index(c) for c in ANIMALS[animal][1]]
-    return float(probs[:, idx].max())
+    return animal_score(yamnet.patch_probabilities(wav, sr), yamnet.names, animal)
 
 
 @dataclass
@@ -239,13 +248,15 @@ def probe(
     if trend is not None:
         slope = loudness_slope(wav, sr)
         results.append(ProbeResult("loudness_db_per_s", trend, slope, slope * trend > 1.0))
-    if yamnet is not None and mentions_speech(prompt):
-        p = speech_probability(wav, sr, yamnet)
-        results.append(ProbeResult("speech_probability", True, p, p >= speech_threshold))
-    animal = animal_of(prompt) if yamnet is not None else None
-    if yamnet is not None and animal is not None:
-        p = animal_probability(wav, sr, yamnet, animal)
-        results.append(ProbeResult("animal_probability", animal, p, p >= animal_threshold))
+    speech, animal = mentions_speech(prompt), animal_of(prompt)
+    if yamnet is not None and (speech or animal is not None):
+        patch_probs = yamnet.patch_probabilities(wav, sr)  # one YAMNet pass for both probes
+        if speech:
+            p = speech_score(patch_probs)
+            results.append(ProbeResult("speech_probability", True, p, p >= speech_threshold))
+        if animal is not None:
+            p = animal_score(patch_probs, yamnet.names, animal)
+            results.append(ProbeResult("animal_probability", animal, p, p >= animal_threshold))
     return results
 
 
