@@ -41,6 +41,10 @@ def test_foley_small_is_the_default_and_generates_offline() -> None:
 
     assert DEFAULT_MODEL == "foley-small"
     pipe = TextToAudioPipeline.from_pretrained("foley-small")
+    # float16 on disk, float32 in memory: every component (a CPU runs float16 slowly)
+    assert pipe.clap is not None
+    for name, module in [("unet", pipe.unet), ("codec", pipe.codec), ("clap", pipe.clap)]:
+        assert {p.dtype for p in module.parameters()} == {torch.float32}, name
     out = pipe(
         "a dog barking",
         audio_length_in_s=1.0,

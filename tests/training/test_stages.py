@@ -128,3 +128,17 @@ def test_ldm_min_timestep_trains_the_noisy_part_only(corpus, tmp_path) -> None:
     assert torch.equal(t_full, plain)
     with pytest.raises(ConfigError, match="min_timestep"):
         TRAINERS["ldm"](tiny_config(corpus, "ldm.min_timestep=1000"), tmp_path / "c")
+
+
+def test_vae_detail_weight_adds_the_difference_l1(corpus, tmp_path) -> None:
+    """``vae.detail_weight`` w: the first step (same weights, clips and noise for every w)
+    scores the plain L1 plus w times the L1 of the frequency and time differences."""
+    from foleyldm.training.vae import VAETrainer
+
+    rec = {}
+    for weight in (0.0, 1.0, 2.0):
+        cfg = tiny_config(corpus, "vae.steps=1", f"vae.detail_weight={weight}")
+        rec[weight] = VAETrainer(cfg, tmp_path / str(weight)).fit().history[0]["rec"]
+    detail = rec[1.0] - rec[0.0]
+    assert rec[0.0] > 0 and detail > 0.01 * rec[0.0]
+    assert rec[2.0] - rec[0.0] == pytest.approx(2 * detail, rel=1e-4)
