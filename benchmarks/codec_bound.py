@@ -55,8 +55,7 @@ def optimised_latent(
     decoding and ``mel`` [1, 1, T, M] met in ``steps`` Adam steps from ``start``."""
     z = start.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
-    with torch.no_grad():
-        best, best_loss = start.clone(), float((vae.decode(start).sample - mel).abs().mean())
+    best, best_loss = start, float("inf")  # the first step scores ``start`` itself
     for _ in range(steps):
         loss = (vae.decode(z).sample - mel).abs().mean()
         if loss.item() < best_loss:
