@@ -2,12 +2,17 @@
 
     python benchmarks/animal_probe.py --model foley-small --seeds 32
     python benchmarks/animal_probe.py --model foley-small --real WORK/all.jsonl   # + ceilings
+    python benchmarks/animal_probe.py --model foley-small --seeds 12 --candidates 4
 
 For each prompt, ``--seeds`` clips (seeds 0..N-1, the model's default sampler, steps,
 guidance and length) are scored by `foleyldm.evaluation.probes.animal_probability`: the
 highest YAMNet probability of the named animal's classes in any 0.96 s patch. A clip
 passes at >= 0.5. The table gives the pass rate, the mean and the most common top class of
 the clip (YAMNet's clip-mean ranking), so a failure says what came out instead.
+
+With ``--candidates K`` each clip is the best of K (the pipeline's CLAP re-ranking, as
+``foleyldm generate --candidates K``; clip i from seeds iK..iK+K-1): does the model's own
+CLAP pick the candidate YAMNet hears as the animal?
 
 With ``--real MANIFEST``, the same probe on that manifest's held-out (valid + test) clips
 of each animal, as they are and through the model's VAE and vocoder (no diffusion): what
@@ -88,8 +93,11 @@ def main() -> None:
     ap.add_argument("--prompts", nargs="+", default=PROMPTS)
     ap.add_argument("--seeds", type=int, default=16, help="clips per prompt (seeds 0..N-1)")
     ap.add_argument("--batch", type=int, default=8, help="clips generated at once")
+    ap.add_argument("--candidates", type=int, default=1, help="each clip the CLAP-best of K")
     ap.add_argument("--real", default=None, help="manifest: also probe its held-out clips")
     args = ap.parse_args()
+    if min(args.seeds, args.batch, args.candidates) < 1:
+        ap.error("--seeds, --batch and --candidates must be >= 1")
 
     from foleyldm import TextToAudioPipeline
     from foleyldm.evaluation.backbones.yamnet import YAMNet
@@ -98,7 +106,9 @@ def main() -> None:
     torch.set_grad_enabled(False)
     pipe = TextToAudioPipeline.from_pretrained(args.model)
     yamnet = YAMNet()
-    print(f"| {args.model} | clips | pass (>= 0.5) | mean | median | most common top class |")
+    k = args.candidates
+    label = args.model if k == 1 else f"{args.model}, best of {k} by CLAP"
+    print(f"| {label} | clips | pass (>= 0.5) | mean | median | most common top class |")
     print("|---|---|---|---|---|---|")
     animals: set[str] = set()
     for prompt in args.prompts:
@@ -109,9 +119,10 @@ def main() -> None:
         wavs: list[np.ndarray] = []
         t0 = time.perf_counter()
         for start in range(0, args.seeds, args.batch):
-            seeds = range(start, min(start + args.batch, args.seeds))
+            clips = range(start, min(start + args.batch, args.seeds))
+            seeds = [s for c in clips for s in range(c * k, c * k + k)]
             gens = [torch.Generator().manual_seed(s) for s in seeds]
-            out = pipe([prompt] * len(gens), generator=gens)
+            out = pipe([prompt] * len(clips), generator=gens, num_candidates=k)
             wavs += [w[0].numpy() for w in out.waveforms]
         values, top = score(wavs, animal, yamnet, pipe.sample_rate)
         print(row(f'"{prompt}"', values, top) + f" <!-- {time.perf_counter() - t0:.0f} s -->")

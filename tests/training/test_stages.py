@@ -78,8 +78,13 @@ def test_vae_decoder_fine_tune_keeps_the_latent_space(corpus, tmp_path) -> None:
     changed = [k for k, v in vae.decoder.state_dict().items() if not torch.equal(v, decoder[k])]
     assert len(changed) > len(decoder) // 2
     assert result.metrics["rec_l1"] < before
+    trainer.pipe.codec.vocoder_mode = "griffin-lim"  # as foley-small's folder chooses
+    trainer.pipe.codec.griffin_lim_iters = 7
     exported = trainer.export_pipeline()
     assert float(exported.codec.vae.config.scaling_factor) == scale
+    # the init's vocoder choice survives a VAE fine-tune (it used to fall back to HiFi-GAN)
+    assert exported.codec.vocoder_mode == "griffin-lim"
+    assert exported.codec.griffin_lim_iters == 7
 
 
 def test_vae_validation_reports_the_l1_over_bins_with_sound(tmp_path, corpus):

@@ -47,6 +47,15 @@ class LatentCodec(nn.Module):
         self.griffin_lim_iters = 32
         self.mel = mel
 
+    def with_parts(
+        self, vae: AutoencoderKL | None = None, vocoder: SpeechT5HifiGan | None = None
+    ) -> LatentCodec:
+        """A codec with ``vae`` and/or ``vocoder`` swapped in and this one's settings kept
+        (vocoder mode, Griffin-Lim iterations): what a training stage exports."""
+        codec = LatentCodec(vae or self.vae, vocoder or self.vocoder, self.mel)
+        codec.vocoder_mode, codec.griffin_lim_iters = self.vocoder_mode, self.griffin_lim_iters
+        return codec
+
     # ---- geometry -------------------------------------------------------------------------
     @property
     def compression(self) -> int:

@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from foleyldm.audio.mel import mel_spectrogram
-from foleyldm.models.codec import LatentCodec
 from foleyldm.models.presets import vae_config
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 from foleyldm.training.base import Batch, Trainer
@@ -261,7 +260,7 @@ class VAETrainer(Trainer):
         if self.cfg.train_encoder:  # a decoder fine-tune keeps the latent space and its scale
             vae.register_to_config(scaling_factor=self.latent_scale())
         pipe = self.pipe
-        codec = LatentCodec(vae.eval(), pipe.codec.vocoder, pipe.codec.mel)
+        codec = pipe.codec.with_parts(vae=vae.eval())  # the init's vocoder choice kept
         return TextToAudioPipeline(
             pipe.unet, codec, pipe.clap, pipe.scheduler_config, pipe.defaults, name=pipe.name
         )

@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn import functional as F
 
 from foleyldm.audio.mel import MelConfig, magnitude_spectrogram, mel_filterbank, mel_spectrogram
-from foleyldm.models.codec import LatentCodec
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 from foleyldm.training.base import Batch, Trainer
 from foleyldm.training.config import ConfigError, VocoderStage
@@ -221,7 +220,8 @@ class VocoderTrainer(Trainer):
     def export_pipeline(self) -> TextToAudioPipeline:
         pipe = self.pipe
         vocoder = self.export_model("vocoder").eval()
-        codec = LatentCodec(pipe.codec.vae, vocoder, pipe.codec.mel)  # type: ignore[arg-type]
+        codec = pipe.codec.with_parts(vocoder=vocoder)  # type: ignore[arg-type]
+        codec.vocoder_mode = "hifigan"  # the network this stage trained is the one to hear
         return TextToAudioPipeline(
             pipe.unet, codec, pipe.clap, pipe.scheduler_config, pipe.defaults, name=pipe.name
         )
