@@ -12,7 +12,8 @@ the clip (YAMNet's clip-mean ranking), so a failure says what came out instead.
 
 With ``--candidates K`` each clip is the best of K (the pipeline's CLAP re-ranking, as
 ``foleyldm generate --candidates K``; clip i from seeds iK..iK+K-1): does the model's own
-CLAP pick the candidate YAMNet hears as the animal?
+CLAP pick the candidate YAMNet hears as the animal? ``--negative TEXT`` sets the guidance's
+negative prompt (unset: the model's default).
 
 With ``--real MANIFEST``, the same probe on that manifest's held-out (valid + test) clips
 of each animal, as they are and through the model's VAE and vocoder (no diffusion): what
@@ -94,6 +95,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=16, help="clips per prompt (seeds 0..N-1)")
     ap.add_argument("--batch", type=int, default=8, help="clips generated at once")
     ap.add_argument("--candidates", type=int, default=1, help="each clip the CLAP-best of K")
+    ap.add_argument("--negative", default=None, help="negative prompt; unset: the model's")
     ap.add_argument("--real", default=None, help="manifest: also probe its held-out clips")
     args = ap.parse_args()
     if min(args.seeds, args.batch, args.candidates) < 1:
@@ -108,6 +110,8 @@ def main() -> None:
     yamnet = YAMNet()
     k = args.candidates
     label = args.model if k == 1 else f"{args.model}, best of {k} by CLAP"
+    if args.negative is not None:
+        label += f', negative "{args.negative}"'
     print(f"| {label} | clips | pass (>= 0.5) | mean | median | most common top class |")
     print("|---|---|---|---|---|---|")
     animals: set[str] = set()
@@ -122,7 +126,12 @@ def main() -> None:
             clips = range(start, min(start + args.batch, args.seeds))
             seeds = [s for c in clips for s in range(c * k, c * k + k)]
             gens = [torch.Generator().manual_seed(s) for s in seeds]
-            out = pipe([prompt] * len(clips), generator=gens, num_candidates=k)
+            out = pipe(
+                [prompt] * len(clips),
+                generator=gens,
+                num_candidates=k,
+                negative_prompt=args.negative,
+            )
             wavs += [w[0].numpy() for w in out.waveforms]
         values, top = score(wavs, animal, yamnet, pipe.sample_rate)
         print(row(f'"{prompt}"', values, top) + f" <!-- {time.perf_counter() - t0:.0f} s -->")

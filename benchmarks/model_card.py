@@ -14,7 +14,8 @@ cached embeddings) in ``OUT/<row>/``:
   scale and text vs audio conditioning at inference (the model is
   trained on audio embeddings; at test time it is conditioned on the caption's CLAP text
   embedding, or on the CLAP audio embedding of the held-out reference clip), and the
-  vocoder (the model folder's choice vs the trained HiFi-GAN).
+  vocoder (the model folder's choice vs the trained HiFi-GAN), and the guidance's negative
+  prompt (``--negatives``: the model's default vs the others).
 
 - sampler steps on the same subset (``OUT/steps/``): FD (YAMNet) of each ``--samplers`` at
   each ``--steps`` against DDIM-200 (:mod:`foleyldm.evaluation.steps_sweep`, the sweep
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from foleyldm.evaluation.benchmark import BenchmarkOptions, run_benchmark
-from foleyldm.evaluation.prompt_set import prompts_from_manifest
+from foleyldm.evaluation.prompt_set import prompts_from_manifest, safe_name
 from foleyldm.evaluation.scoring import ScoreOptions
 from foleyldm.evaluation.steps_sweep import steps_sweep
 
@@ -79,6 +80,12 @@ def main() -> None:
         nargs="*",
         default=[1.0, 2.5, 4.0, 6.0],
         help="guidance sweep (the model's default scale is the 'default' row, not repeated)",
+    )
+    ap.add_argument(
+        "--negatives",
+        nargs="*",
+        default=["", "noise"],
+        help="negative prompts ('' the empty text; the model's default is the 'default' row)",
     )
     ap.add_argument("--samplers", nargs="+", default=["ddim", "dpmpp-2m"])
     ap.add_argument("--steps", type=int, nargs="*", default=[10, 25, 50], help="sweep steps")
@@ -130,11 +137,17 @@ def main() -> None:
         ("Griffin-Lim (default)", guidance[0][1]),
         ("HiFi-GAN (trained)", run("hifigan", args.model, sub, vocoder="hifigan")),
     ]
+    negatives = [(f'"{defaults["negative"]}" (default)', guidance[0][1])] + [
+        (f'"{n}"', run(f"negative-{safe_name(n) or 'empty'}", args.model, sub, negative=n))
+        for n in args.negatives
+        if n != defaults["negative"]
+    ]
     sections = [
         table(f"Held-out test split ({test.name})", main_rows),
         table(f"Guidance scale ({sub.name})", guidance),
         table(f"Conditioning at inference ({sub.name})", conditioning),
         table(f"Vocoder ({sub.name})", vocoders),
+        table(f"Negative prompt ({sub.name})", negatives),
     ]
     if args.steps:
         sweep = steps_sweep(
@@ -153,7 +166,8 @@ def main() -> None:
 
 
 def _defaults(model: str) -> dict[str, Any]:
-    """The model's own sampler, steps and guidance (the floor runs with the same)."""
+    """The model's own sampler, steps, guidance and negative prompt (the floor runs with the
+    same)."""
     from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
     d = TextToAudioPipeline.from_pretrained(model).defaults
@@ -161,6 +175,7 @@ def _defaults(model: str) -> dict[str, Any]:
         "sampler": d.get("sampler"),
         "steps": d.get("num_inference_steps"),
         "guidance": d.get("guidance_scale"),
+        "negative": str(d.get("negative_prompt") or ""),
     }
 
 

@@ -86,9 +86,9 @@ def test_animal_probe_runs_on_the_tiny_preset(tmp_path):
     )
     assert bad.returncode != 0 and "names no animal" in bad.stderr
     # --candidates: each clip is the CLAP-best of K generations (the pipeline's re-ranking)
-    args = ("--model", "tiny", "--seeds", "2", "--candidates", "2", "--prompts", "a dog barking")
-    out = _run("animal_probe.py", *args, tmp_path=tmp_path)
-    assert "| tiny, best of 2 by CLAP | clips |" in out, out
+    args = ("--model", "tiny", "--seeds", "2", "--candidates", "2", "--negative", "noise")
+    out = _run("animal_probe.py", *args, "--prompts", "a dog barking", tmp_path=tmp_path)
+    assert '| tiny, best of 2 by CLAP, negative "noise" | clips |' in out, out
     (line,) = [x for x in out.splitlines() if x.startswith('| "a dog barking"')]
     cells = [c.strip() for c in line.split("|")[1:-1]]
     assert cells[1] == "2" and 0.0 <= float(cells[3]) <= 1.0

@@ -136,6 +136,35 @@ def test_audio_conditioning_uses_the_reference_clips_clap_embedding(tmp_path, ca
     assert np.abs(got - text).max() > 1e-3  # 30 steps of 16-bit PCM: another condition
 
 
+def test_negative_prompt_is_used_and_recorded_only_when_set(
+    tmp_path, calls, tiny_pipe, monkeypatch
+):
+    prompts = write_prompt_set(tmp_path, ROWS[:2])
+    plain = run_benchmark("tiny", prompts, tmp_path / "p", options(tmp_path, seconds=1.0))
+    assert "negative" not in plain.config  # folders made before the option still resume
+    neg = options(tmp_path, seconds=1.0, negative="white noise hiss")
+    result = run_benchmark("tiny", prompts, tmp_path / "n", neg)
+    assert result.config["negative"] == "white noise hiss"
+    direct = tiny_pipe(
+        ["white noise hiss"],
+        negative_prompt="white noise hiss",
+        audio_length_in_s=1.0,
+        num_inference_steps=2,
+        generator=[torch.Generator().manual_seed(1)],  # seed 0 + row 1
+    ).waveforms[0, 0]
+    got, _ = sf.read(tmp_path / "n" / "audio" / "set1.wav", dtype="float32")
+    before, _ = sf.read(tmp_path / "p" / "audio" / "set1.wav", dtype="float32")
+    np.testing.assert_allclose(got, direct.numpy(), atol=1e-3)
+    assert np.abs(got - before).max() > 1e-3
+    with pytest.raises(BenchmarkError, match="another configuration"):
+        run_benchmark("tiny", prompts, tmp_path / "p", neg)
+    # a model whose folder sets a default negative: recorded, so older folders are refused
+    monkeypatch.setitem(tiny_pipe.defaults, "negative_prompt", "white noise hiss")
+    default = run_benchmark("tiny", prompts, tmp_path / "n", options(tmp_path, seconds=1.0))
+    assert default.config["negative"] == "white noise hiss"  # same clips: reused as they are
+    assert default.scores.values["generation"]["clips_reused"] == 2
+
+
 def test_reconstruct_runs_the_reference_clips_through_the_codec_only(tmp_path, calls):
     prompts = write_prompt_set(tmp_path, ROWS)
     one = options(tmp_path, condition="reconstruct", batch_size=1)

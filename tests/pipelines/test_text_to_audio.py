@@ -27,6 +27,21 @@ def test_candidates_keep_the_highest_scoring_clip(tiny_pipe):
     assert float(best.scores[0]) == pytest.approx(float(scores.max()), abs=1e-5)
 
 
+def test_the_models_default_negative_prompt_applies_unless_one_is_given(tiny_pipe, monkeypatch):
+    """A model folder's ``defaults.negative_prompt`` is the guidance's negative when a call
+    names none; ``""`` asks for the empty text explicitly."""
+
+    def run(**kw):
+        return tiny_pipe("a bell", generator=gens(4)[0], **FAST, **kw).waveforms
+
+    empty = run()
+    monkeypatch.setitem(tiny_pipe.defaults, "negative_prompt", "low quality")
+    default = run()
+    torch.testing.assert_close(default, run(negative_prompt="low quality"), rtol=0, atol=0)
+    torch.testing.assert_close(run(negative_prompt=""), empty, rtol=0, atol=0)
+    assert (default - empty).abs().max() > 1e-4
+
+
 @pytest.mark.parametrize("sampler", list(SAMPLERS))
 def test_every_sampler_runs(tiny_pipe, sampler):
     steps = []

@@ -70,6 +70,8 @@ class BenchmarkOptions:
     seed: int = 0
     batch_size: int = 4
     condition: Condition = "text"
+    #: Negative prompt of classifier-free guidance (None: the model's default).
+    negative: str | None = None
     #: "hifigan" or "griffin-lim" (None: the model folder's choice).
     vocoder: str | None = None
     limit: int | None = None
@@ -119,6 +121,7 @@ def generation_config(
 ) -> dict[str, Any]:
     """Everything that decides the clips, with the model's defaults filled in."""
     d = pipe.defaults
+    negative = opts.negative if opts.negative is not None else str(d["negative_prompt"])
     return {
         "model": model,
         "weights": model_digest(pipe)[:16],
@@ -132,6 +135,8 @@ def generation_config(
         "seed": opts.seed,
         "condition": opts.condition,
         "vocoder": pipe.codec.vocoder_mode,
+        # only when not the empty text, so that folders made before it resume as they are
+        **({"negative": negative} if negative and opts.condition != "reconstruct" else {}),
     }
 
 
@@ -276,6 +281,7 @@ def _generate_batch(
         "sampler": config["sampler"],
         "eta": config["eta"],
         "generator": generators,
+        "negative_prompt": config.get("negative", ""),
     }
     if opts.condition == "audio":
         if pipe.clap is None:

@@ -35,6 +35,9 @@ BASE_DEFAULTS: dict[str, Any] = {
     "guidance_scale": 2.5,
     "sampler": "ddim",
     "eta": 0.0,
+    #: The guidance's negative prompt when a call gives none ("": the empty text, the
+    #: unconditional embedding of training; a model folder may choose another).
+    "negative_prompt": "",
 }
 
 Generator = torch.Generator | list[torch.Generator] | None
@@ -392,7 +395,7 @@ class TextToAudioPipeline:
                 raise InvalidInputError("negative_prompt_embeds must have one row per prompt")
             return negative_prompt_embeds.to(self.device, self.dtype)
         if negative_prompt is None:
-            negs = [""] * batch
+            negs = [str(self.defaults["negative_prompt"])] * batch
         elif isinstance(negative_prompt, str):
             negs = [negative_prompt] * batch
         else:

@@ -74,7 +74,11 @@ def _add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default=None,
         help="classifier-free guidance scale (default: model's)",
     )
-    p.add_argument("--negative", default=None, help="negative prompt (default: empty text)")
+    p.add_argument(
+        "--negative",
+        default=None,
+        help="negative prompt (default: the model's; '' for the empty text)",
+    )
     p.add_argument(
         "--seed",
         type=int,

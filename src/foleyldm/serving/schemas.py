@@ -33,7 +33,9 @@ class SamplingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     negative_prompt: str | None = Field(
-        None, max_length=MAX_PROMPT_CHARS, description="what to steer away from (default: '')"
+        None,
+        max_length=MAX_PROMPT_CHARS,
+        description="what to steer away from (default: the model's)",
     )
     num_inference_steps: int | None = Field(
         None, ge=1, le=MAX_STEPS, description="denoising steps (default: the model's)"

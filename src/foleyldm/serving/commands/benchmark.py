@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--eta", type=float, default=None, help="DDIM eta; unset: the model's")
     p.add_argument(
+        "--negative", default=None, help="negative prompt of the guidance; unset: empty text"
+    )
+    p.add_argument(
         "--seconds",
         type=float,
         default=None,
@@ -136,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         condition=args.condition,
+        negative=args.negative,
         vocoder=args.vocoder,
         limit=args.limit,
         reference=args.reference,

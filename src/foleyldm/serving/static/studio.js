@@ -66,6 +66,7 @@ async function loadInfo() {
   }
   for (const input of $$("[name=num_inference_steps]")) input.placeholder = d.num_inference_steps;
   for (const input of $$("[name=guidance_scale]")) input.placeholder = d.guidance_scale;
+  for (const input of $$("[name=negative_prompt]")) input.placeholder = d.negative_prompt || "(none)";
   $("#form-generate [name=audio_length_in_s]").placeholder = d.audio_length_in_s;
 }
 
