@@ -124,16 +124,22 @@ def test_audio_conditioning_uses_the_reference_clips_clap_embedding(tmp_path, ca
     ref, _ = sf.read(tmp_path / "set_clips" / "set1.wav", dtype="float32")
     with torch.inference_mode():
         emb = tiny_pipe.clap.encode_audio(torch.from_numpy(ref)[None], SR)
-    direct = tiny_pipe(
-        prompt_embeds=emb,
+    assert_row1_is(tmp_path / "a", tiny_pipe, other=tmp_path / "t", prompt_embeds=emb)
+
+
+def assert_row1_is(run_dir, pipe, other, **call) -> None:
+    """Row 1 of a 1 s, 2-step benchmark run is the pipeline's own clip for ``call`` (seed 0
+    + row 1), and differs from the same row of the ``other`` run (another condition)."""
+    direct = pipe(
         audio_length_in_s=1.0,
         num_inference_steps=2,
-        generator=[torch.Generator().manual_seed(1)],  # seed 0 + row 1
+        generator=[torch.Generator().manual_seed(1)],
+        **call,
     ).waveforms[0, 0]
-    got, _ = sf.read(tmp_path / "a" / "audio" / "set1.wav", dtype="float32")
-    text, _ = sf.read(tmp_path / "t" / "audio" / "set1.wav", dtype="float32")
+    got, _ = sf.read(run_dir / "audio" / "set1.wav", dtype="float32")
+    before, _ = sf.read(other / "audio" / "set1.wav", dtype="float32")
     np.testing.assert_allclose(got, direct.numpy(), atol=1e-3)
-    assert np.abs(got - text).max() > 1e-3  # 30 steps of 16-bit PCM: another condition
+    assert np.abs(got - before).max() > 1e-3  # 30 steps of 16-bit PCM
 
 
 def test_negative_prompt_is_used_and_recorded_only_when_set(
@@ -145,17 +151,8 @@ def test_negative_prompt_is_used_and_recorded_only_when_set(
     neg = options(tmp_path, seconds=1.0, negative="white noise hiss")
     result = run_benchmark("tiny", prompts, tmp_path / "n", neg)
     assert result.config["negative"] == "white noise hiss"
-    direct = tiny_pipe(
-        ["white noise hiss"],
-        negative_prompt="white noise hiss",
-        audio_length_in_s=1.0,
-        num_inference_steps=2,
-        generator=[torch.Generator().manual_seed(1)],  # seed 0 + row 1
-    ).waveforms[0, 0]
-    got, _ = sf.read(tmp_path / "n" / "audio" / "set1.wav", dtype="float32")
-    before, _ = sf.read(tmp_path / "p" / "audio" / "set1.wav", dtype="float32")
-    np.testing.assert_allclose(got, direct.numpy(), atol=1e-3)
-    assert np.abs(got - before).max() > 1e-3
+    row1 = {"prompt": ["white noise hiss"], "negative_prompt": "white noise hiss"}
+    assert_row1_is(tmp_path / "n", tiny_pipe, other=tmp_path / "p", **row1)
     with pytest.raises(BenchmarkError, match="another configuration"):
         run_benchmark("tiny", prompts, tmp_path / "p", neg)
     # a model whose folder sets a default negative: recorded, so older folders are refused
