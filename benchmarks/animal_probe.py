@@ -4,16 +4,17 @@
     python benchmarks/animal_probe.py --model foley-small --real WORK/all.jsonl   # + ceilings
     python benchmarks/animal_probe.py --model foley-small --seeds 12 --candidates 4
 
-For each prompt, ``--seeds`` clips (seeds 0..N-1, the model's default sampler, steps,
-guidance and length) are scored by `foleyldm.evaluation.probes.animal_probability`: the
-highest YAMNet probability of the named animal's classes in any 0.96 s patch. A clip
-passes at >= 0.5. The table gives the pass rate, the mean and the most common top class of
-the clip (YAMNet's clip-mean ranking), so a failure says what came out instead.
+For each prompt, ``--seeds`` clips (seeds F..F+N-1, F = ``--first-seed``, 0 unless set;
+the model's default sampler, steps, guidance and length) are scored by
+`foleyldm.evaluation.probes.animal_probability`: the highest YAMNet probability of the
+named animal's classes in any 0.96 s patch. A clip passes at >= 0.5. The table gives the
+pass rate, the mean and the most common top class of the clip (YAMNet's clip-mean
+ranking), so a failure says what came out instead.
 
 With ``--candidates K`` each clip is the best of K (the pipeline's CLAP re-ranking, as
-``foleyldm generate --candidates K``; clip i from seeds iK..iK+K-1): does the model's own
-CLAP pick the candidate YAMNet hears as the animal? ``--negative TEXT`` sets the guidance's
-negative prompt (unset: the model's default).
+``foleyldm generate --candidates K``; clip i from seeds F+iK..F+iK+K-1): does the model's
+own CLAP pick the candidate YAMNet hears as the animal? ``--negative TEXT`` sets the
+guidance's negative prompt (unset: the model's default).
 
 With ``--real MANIFEST``, the same probe on that manifest's held-out (valid + test) clips
 of each animal, as they are and through the model's VAE and vocoder (no diffusion): what
@@ -92,14 +93,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default="foley-small")
     ap.add_argument("--prompts", nargs="+", default=PROMPTS)
-    ap.add_argument("--seeds", type=int, default=16, help="clips per prompt (seeds 0..N-1)")
-    ap.add_argument("--batch", type=int, default=8, help="clips generated at once")
+    ap.add_argument("--seeds", type=int, default=16, help="clips per prompt")
+    ap.add_argument("--first-seed", type=int, default=0, help="clip i uses seed FIRST + i")
+    ap.add_argument("--batch", type=int, default=8, help="clips per call (x K candidates)")
     ap.add_argument("--candidates", type=int, default=1, help="each clip the CLAP-best of K")
     ap.add_argument("--negative", default=None, help="negative prompt; unset: the model's")
     ap.add_argument("--real", default=None, help="manifest: also probe its held-out clips")
     args = ap.parse_args()
-    if min(args.seeds, args.batch, args.candidates) < 1:
-        ap.error("--seeds, --batch and --candidates must be >= 1")
+    if min(args.seeds, args.batch, args.candidates) < 1 or args.first_seed < 0:
+        ap.error("--seeds, --batch and --candidates must be >= 1, --first-seed >= 0")
 
     from foleyldm import TextToAudioPipeline
     from foleyldm.evaluation.backbones.yamnet import YAMNet
@@ -124,7 +126,8 @@ def main() -> None:
         t0 = time.perf_counter()
         for start in range(0, args.seeds, args.batch):
             clips = range(start, min(start + args.batch, args.seeds))
-            seeds = [s for c in clips for s in range(c * k, c * k + k)]
+            first = args.first_seed
+            seeds = [s for c in clips for s in range(first + c * k, first + c * k + k)]
             gens = [torch.Generator().manual_seed(s) for s in seeds]
             out = pipe(
                 [prompt] * len(clips),

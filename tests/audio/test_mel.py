@@ -171,6 +171,17 @@ def test_dtype_and_device() -> None:
         torch.testing.assert_close(out.cpu(), out32, rtol=1e-5, atol=1e-4)
 
 
+def test_a_first_call_in_inference_mode_does_not_break_training() -> None:
+    """The cached window and filterbank are normal tensors even when first made under
+    torch.inference_mode() (a benchmark, then a training step, in one process)."""
+    cfg = dataclasses.replace(AUDIOLDM_16K, n_mels=48)  # a config no other test cached
+    with torch.inference_mode():
+        mel_spectrogram(torch.randn(4000), cfg)
+    wav = torch.randn(4000, requires_grad=True)
+    mel_spectrogram(wav, cfg).sum().backward()
+    assert wav.grad is not None and torch.isfinite(wav.grad).all()
+
+
 def test_too_short_waveform() -> None:
     with pytest.raises(ValueError, match="too short"):
         mel_spectrogram(torch.zeros(400))

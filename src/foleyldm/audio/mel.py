@@ -136,8 +136,14 @@ def _slaney_mel_filterbank(cfg: MelConfig) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _basis(cfg: MelConfig, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    fb = torch.from_numpy(_slaney_mel_filterbank(cfg)).to(device)
-    window = torch.hann_window(cfg.win_length, periodic=True, dtype=torch.float32, device=device)
+    # Cached for the process: made outside inference mode, or a first call under
+    # torch.inference_mode() would leave tensors that a later training step cannot save
+    # for backward ("Inference tensors cannot be saved for backward").
+    with torch.inference_mode(False):
+        fb = torch.from_numpy(_slaney_mel_filterbank(cfg)).to(device)
+        window = torch.hann_window(
+            cfg.win_length, periodic=True, dtype=torch.float32, device=device
+        )
     return fb, window
 
 

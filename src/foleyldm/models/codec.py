@@ -52,7 +52,11 @@ class LatentCodec(nn.Module):
     ) -> LatentCodec:
         """A codec with ``vae`` and/or ``vocoder`` swapped in and this one's settings kept
         (vocoder mode, Griffin-Lim iterations): what a training stage exports."""
-        codec = LatentCodec(vae or self.vae, vocoder or self.vocoder, self.mel)
+        codec = LatentCodec(
+            vae if vae is not None else self.vae,
+            vocoder if vocoder is not None else self.vocoder,
+            self.mel,
+        )
         codec.vocoder_mode, codec.griffin_lim_iters = self.vocoder_mode, self.griffin_lim_iters
         return codec
 

@@ -205,6 +205,8 @@ class AudioEditingPipeline:
                 prompt_embeds = self.audio_embedding(audio_condition)
             else:
                 prompts, allow_empty_prompt = [""], True
+                if negative_prompt is None and negative_prompt_embeds is None:
+                    negative_prompt = ""  # cond == uncond: unconditional, whatever the default
         self.pipe._check(
             prompts,
             prompt_embeds,

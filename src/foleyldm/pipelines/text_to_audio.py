@@ -395,7 +395,7 @@ class TextToAudioPipeline:
                 raise InvalidInputError("negative_prompt_embeds must have one row per prompt")
             return negative_prompt_embeds.to(self.device, self.dtype)
         if negative_prompt is None:
-            negs = [str(self.defaults["negative_prompt"])] * batch
+            negs = [str(self.defaults.get("negative_prompt") or "")] * batch
         elif isinstance(negative_prompt, str):
             negs = [negative_prompt] * batch
         else:

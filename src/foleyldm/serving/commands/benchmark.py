@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--eta", type=float, default=None, help="DDIM eta; unset: the model's")
     p.add_argument(
-        "--negative", default=None, help="negative prompt of the guidance; unset: empty text"
+        "--negative",
+        default=None,
+        help="negative prompt of the guidance; unset: the model's ('' the empty text)",
     )
     p.add_argument(
         "--seconds",

@@ -123,7 +123,9 @@ def _parser(
     p.add_argument(
         "--guidance", type=float, default=None, help="classifier-free guidance (default: model's)"
     )
-    p.add_argument("--negative", default=None, help="negative prompt (default: empty text)")
+    p.add_argument(
+        "--negative", default=None, help="negative prompt (default: the model's; '' empty text)"
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (default: random, printed)")
     p.add_argument(
         "--sampler", default=None, choices=list(SAMPLERS), help="solver (default: model's)"
