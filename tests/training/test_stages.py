@@ -87,6 +87,37 @@ def test_vae_decoder_fine_tune_keeps_the_latent_space(corpus, tmp_path) -> None:
     assert exported.codec.griffin_lim_iters == 7
 
 
+def test_widened_vae_decodes_as_before_and_trains(corpus, tmp_path, tiny_pipe) -> None:
+    """``vae.latent_channels``: a trained VAE grows its latent; at the start it encodes the
+    old channels and decodes exactly as before, and the new channels then learn."""
+    import pytest
+    import torch
+
+    from foleyldm.training.config import ConfigError
+    from foleyldm.training.vae import VAETrainer, widened_vae
+
+    vae = tiny_pipe.codec.vae
+    old = int(vae.config.latent_channels)
+    wide = widened_vae(vae, old + 4, seed=0)
+    mel = torch.randn(2, 1, 64, 64)
+    with torch.no_grad():
+        a, b = vae.encode(mel).latent_dist, wide.encode(mel).latent_dist
+        torch.testing.assert_close(b.mean[:, :old], a.mean)
+        torch.testing.assert_close(b.logvar[:, :old], a.logvar)
+        assert b.mean.shape[1] == old + 4 and float(b.std[:, old:].max()) < 0.2
+        torch.testing.assert_close(wide.decode(b.mean).sample, vae.decode(a.mean).sample)
+    with pytest.raises(ConfigError, match="only widening"):
+        widened_vae(vae, old - 1, seed=0)
+
+    cfg = tiny_config(corpus, "vae.steps=3", f"vae.latent_channels={old + 4}")
+    trainer = VAETrainer(cfg, tmp_path / "vae")
+    start = trainer.vae_model.decoder.conv_in.weight[:, old:].clone()
+    assert not start.any()
+    trainer.fit()
+    assert trainer.vae_model.decoder.conv_in.weight[:, old:].abs().max() > 0
+    assert trainer.export_pipeline().codec.latent_channels == old + 4
+
+
 def test_vae_validation_reports_the_l1_over_bins_with_sound(tmp_path, corpus):
     import math
 

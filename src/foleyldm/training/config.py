@@ -119,6 +119,9 @@ class VAEStage(StageConfig):
 
     #: Mel frames per latent frame: 4, 8 or 16 (None keeps the model's VAE).
     compression: int | None = None
+    #: Latent channels (None keeps the model's); more than the model has widens its trained
+    #: VAE in place (`foleyldm.training.vae.widened_vae`), fewer is an error.
+    latent_channels: int | None = None
     #: Weight of the mean-reduced KL term next to the mean-reduced L1 reconstruction.
     #: REFERENCE.md §5 quotes 1000 "with mean-reduced KL"; how the reference reduces its
     #: reconstruction term sets what that means here (unverified): a summed L1 over the

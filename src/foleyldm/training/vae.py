@@ -115,6 +115,64 @@ def resized_vae(vae: AutoencoderKL, compression: int, seed: int) -> AutoencoderK
         return AutoencoderKL(**kwargs)
 
 
+def widened_vae(vae: AutoencoderKL, channels: int, seed: int) -> AutoencoderKL:
+    """``vae`` with ``channels`` latent channels (more than it has), decoding exactly as before.
+
+    The old channels keep their weights; the new ones get small random encoder weights, a
+    low posterior variance (log-variance bias -4) and zero weights into the decoder, so a
+    trained VAE can grow its latent without starting over (foley-small's card: 8 -> 16
+    channels, 900 steps, lifted the barks passing through the codec from 6 to 12 of 26).
+    """
+    old = int(vae.config.latent_channels)
+    if channels == old:
+        return vae
+    if channels < old:
+        raise ConfigError(f"vae.latent_channels {channels} < the model's {old}: only widening")
+    kwargs = {k: v for k, v in vae.config.items() if not k.startswith("_")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = AutoencoderKL(**{**kwargs, "latent_channels": channels})
+    # moments = [mean (C), log-variance (C)]: where each old row/column goes in the new layout
+    moments = [*range(old), *range(channels, channels + old)]
+    fresh = [i for i in range(2 * channels) if i not in moments]
+    state = new.state_dict()
+    for key, src in vae.state_dict().items():
+        dst = state[key]
+        if src.shape == dst.shape:
+            state[key] = src.clone()
+        elif key.startswith("encoder.conv_out"):  # [2C, in, 3, 3] / [2C]
+            dst = dst * 0.1
+            dst[moments] = src
+            if key.endswith("bias"):
+                dst[channels + old :] = -4.0
+            state[key] = dst
+        elif key.startswith("quant_conv"):  # 1x1 mixing of the moments
+            dst = torch.zeros_like(dst)
+            if key.endswith("weight"):
+                dst[[[i] for i in moments], moments] = src[..., 0, 0][..., None, None]
+                dst[fresh, fresh] = 1.0
+            else:
+                dst[moments] = src
+                dst[channels + old :] = -4.0
+            state[key] = dst
+        elif key.startswith("post_quant_conv"):  # [C, C, 1, 1] / [C]
+            dst = torch.zeros_like(dst)
+            if key.endswith("weight"):
+                dst[:old, :old] = src
+                dst[range(old, channels), range(old, channels)] = 1.0
+            else:
+                dst[:old] = src
+            state[key] = dst
+        elif key == "decoder.conv_in.weight":  # [out, C, 3, 3]: new inputs silent
+            dst = torch.zeros_like(dst)
+            dst[:, :old] = src
+            state[key] = dst
+        else:
+            raise ConfigError(f"widening the VAE: unexpected change of {key}")
+    new.load_state_dict(state)
+    return new
+
+
 class VAETrainer(Trainer):
     stage = "vae"
     cfg: VAEStage
@@ -126,6 +184,8 @@ class VAETrainer(Trainer):
         vae = pipe.codec.vae
         if cfg.compression is not None:
             vae = resized_vae(vae, cfg.compression, self.config.run.seed)
+        if cfg.latent_channels is not None:
+            vae = widened_vae(vae, cfg.latent_channels, self.config.run.seed)
         self.vae_model = vae
         if not cfg.train_encoder:
             # Meant for a trained encoder (a model folder, or --resume of a VAE run).
