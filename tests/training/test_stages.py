@@ -118,6 +118,40 @@ def test_widened_vae_decodes_as_before_and_trains(corpus, tmp_path, tiny_pipe) -
     assert trainer.export_pipeline().codec.latent_channels == old + 4
 
 
+def test_ldm_on_a_widened_vae_widens_its_unet(corpus, tmp_path, tiny_pipe) -> None:
+    """An 8 -> 12 channel VAE under the old UNet: the UNet grows to match, still predicts
+    the old channels as before (new inputs ignored, new outputs zero), then trains."""
+    import copy
+
+    import torch
+
+    from foleyldm.training.ldm import widened_unet
+    from foleyldm.training.vae import widened_vae
+
+    old = tiny_pipe.codec.latent_channels
+    unet = tiny_pipe.unet
+    wide = widened_unet(unet, old + 4).eval()
+    x = torch.randn(1, old + 4, 32, 32)
+    t, cond = torch.tensor([500]), torch.randn(1, 512)
+    with torch.no_grad():
+        a = unet(x[:, :old], t, encoder_hidden_states=None, class_labels=cond).sample
+        b = wide(x, t, encoder_hidden_states=None, class_labels=cond).sample
+    torch.testing.assert_close(b[:, :old], a)
+    assert not b[:, old:].any()
+
+    pipe = copy.deepcopy(tiny_pipe)
+    pipe.codec = pipe.codec.with_parts(vae=widened_vae(pipe.codec.vae, old + 4, seed=0))
+    pipe.save_pretrained(tmp_path / "init")
+    cfg = tiny_config(corpus, f"init={tmp_path / 'init'}", "ldm.steps=2")
+    trainer = TRAINERS["ldm"](cfg, tmp_path / "ldm")
+    trainer.fit()
+    exported = trainer.export_pipeline()
+    assert exported.unet.config.in_channels == exported.unet.config.out_channels == old + 4
+    out = exported("a bell", audio_length_in_s=0.5, num_inference_steps=2,
+                   generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert torch.isfinite(out.waveforms).all()
+
+
 def test_vae_validation_reports_the_l1_over_bins_with_sound(tmp_path, corpus):
     import math
 

@@ -46,6 +46,34 @@ log = logging.getLogger(__name__)
 _TEXT_CACHE_SIZE = 50_000
 
 
+def widened_unet(unet: Any, channels: int) -> Any:
+    """``unet`` (a ``UNet2DConditionModel``) taking and predicting ``channels`` latent channels
+    (at least its own): the old channels keep their weights, the new inputs start ignored
+    and the new outputs at zero. For a UNet carried over to a widened VAE
+    (`foleyldm.training.vae.widened_vae`), so the old channels' denoising is kept."""
+    old = int(unet.config.in_channels)
+    if channels == old and int(unet.config.out_channels) == old:
+        return unet
+    if channels < old:
+        raise ConfigError(f"ldm: the VAE has {channels} latent channels, the UNet {old}")
+    kwargs = {k: v for k, v in unet.config.items() if not k.startswith("_")}
+    new = type(unet)(**{**kwargs, "in_channels": channels, "out_channels": channels})
+    state = new.state_dict()
+    for key, src in unet.state_dict().items():
+        dst = torch.zeros_like(state[key])
+        if key == "conv_in.weight":  # [out, C, 3, 3]
+            dst[:, :old] = src
+        elif key.startswith("conv_out."):  # [C, in, 3, 3] / [C]
+            dst[:old] = src
+        elif src.shape == dst.shape:
+            dst = src.clone()
+        else:
+            raise ConfigError(f"widening the UNet: unexpected change of {key}")
+        state[key] = dst
+    new.load_state_dict(state)
+    return new.to(unet.dtype)
+
+
 class LDMTrainer(Trainer):
     stage = "ldm"
     cfg: LDMStage
@@ -65,6 +93,8 @@ class LDMTrainer(Trainer):
             raise ConfigError(
                 f"ldm.min_timestep must be in [0, {self.timesteps}), got {cfg.min_timestep}"
             )
+        # a UNet carried over to a VAE with more latent channels grows to match
+        pipe.unet = widened_unet(pipe.unet, pipe.codec.latent_channels)
         unet_down = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
         self.frame_multiple = pipe.codec.compression * unet_down
         self.unet = self.add_model("unet", pipe.unet)
