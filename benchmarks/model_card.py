@@ -170,12 +170,13 @@ def _defaults(model: str) -> dict[str, Any]:
     same)."""
     from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 
-    d = TextToAudioPipeline.from_pretrained(model).defaults
+    pipe = TextToAudioPipeline.from_pretrained(model)
+    d = pipe.defaults
     return {
         "sampler": d.get("sampler"),
         "steps": d.get("num_inference_steps"),
         "guidance": d.get("guidance_scale"),
-        "negative": str(d.get("negative_prompt") or ""),
+        "negative": pipe.default_negative_prompt,
     }
 
 

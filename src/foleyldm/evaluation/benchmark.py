@@ -121,7 +121,7 @@ def generation_config(
 ) -> dict[str, Any]:
     """Everything that decides the clips, with the model's defaults filled in."""
     d = pipe.defaults
-    negative = opts.negative if opts.negative is not None else str(d.get("negative_prompt") or "")
+    negative = opts.negative if opts.negative is not None else pipe.default_negative_prompt
     return {
         "model": model,
         "weights": model_digest(pipe)[:16],

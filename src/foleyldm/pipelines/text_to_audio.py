@@ -147,6 +147,12 @@ class TextToAudioPipeline:
         return self.codec.sample_rate
 
     @property
+    def default_negative_prompt(self) -> str:
+        """The guidance's negative prompt when a call names none ("" the empty text; a model
+        folder's ``defaults.negative_prompt``, where null also means "")."""
+        return str(self.defaults.get("negative_prompt") or "")
+
+    @property
     def components(self) -> dict[str, Any]:
         comps: dict[str, Any] = {
             "unet": self.unet,
@@ -395,7 +401,7 @@ class TextToAudioPipeline:
                 raise InvalidInputError("negative_prompt_embeds must have one row per prompt")
             return negative_prompt_embeds.to(self.device, self.dtype)
         if negative_prompt is None:
-            negs = [str(self.defaults.get("negative_prompt") or "")] * batch
+            negs = [self.default_negative_prompt] * batch
         elif isinstance(negative_prompt, str):
             negs = [negative_prompt] * batch
         else:

@@ -56,17 +56,17 @@ def widened_unet(unet: Any, channels: int) -> Any:
         return unet
     if channels < old:
         raise ConfigError(f"ldm: the VAE has {channels} latent channels, the UNet {old}")
-    kwargs = {k: v for k, v in unet.config.items() if not k.startswith("_")}
-    new = type(unet)(**{**kwargs, "in_channels": channels, "out_channels": channels})
+    new = type(unet).from_config(unet.config, in_channels=channels, out_channels=channels)
     state = new.state_dict()
     for key, src in unet.state_dict().items():
+        if src.shape == state[key].shape:
+            state[key] = src.clone()
+            continue
         dst = torch.zeros_like(state[key])
         if key == "conv_in.weight":  # [out, C, 3, 3]
             dst[:, :old] = src
         elif key.startswith("conv_out."):  # [C, in, 3, 3] / [C]
             dst[:old] = src
-        elif src.shape == dst.shape:
-            dst = src.clone()
         else:
             raise ConfigError(f"widening the UNet: unexpected change of {key}")
         state[key] = dst

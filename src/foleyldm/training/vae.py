@@ -128,10 +128,9 @@ def widened_vae(vae: AutoencoderKL, channels: int, seed: int) -> AutoencoderKL:
         return vae
     if channels < old:
         raise ConfigError(f"vae.latent_channels {channels} < the model's {old}: only widening")
-    kwargs = {k: v for k, v in vae.config.items() if not k.startswith("_")}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        new = AutoencoderKL(**{**kwargs, "latent_channels": channels})
+        new = AutoencoderKL.from_config(vae.config, latent_channels=channels)
     # moments = [mean (C), log-variance (C)]: where each old row/column goes in the new layout
     moments = [*range(old), *range(channels, channels + old)]
     fresh = [i for i in range(2 * channels) if i not in moments]
