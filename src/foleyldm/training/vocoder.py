@@ -25,8 +25,10 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
 from foleyldm.audio.mel import MelConfig, magnitude_spectrogram, mel_filterbank, mel_spectrogram
+from foleyldm.models.presets import get_preset
 from foleyldm.pipelines.text_to_audio import TextToAudioPipeline
 from foleyldm.training.base import Batch, Trainer
 from foleyldm.training.config import ConfigError, VocoderStage
@@ -132,6 +134,14 @@ def halves(outs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Ten
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def fresh_vocoder(preset: str, seed: int) -> SpeechT5HifiGan:
+    """A HiFi-GAN in ``preset``'s shapes with transformers' own initialisation (the global
+    RNG is forked: the caller's random state is unchanged)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SpeechT5HifiGan(SpeechT5HifiGanConfig(**get_preset(preset).vocoder))
+
+
 class VocoderTrainer(Trainer):
     stage = "vocoder"
     cfg: VocoderStage
@@ -141,8 +151,17 @@ class VocoderTrainer(Trainer):
         if cfg.grad_accum != 1:
             raise ConfigError("vocoder: grad_accum must be 1 (two optimisers per step)")
         self.mel_cfg = pipe.codec.mel
-        self.gen = self.add_model("vocoder", pipe.codec.vocoder)
-        self.add_optimizer("vocoder", pipe.codec.vocoder.parameters(), cfg.optim)
+        vocoder = pipe.codec.vocoder
+        if vocoder is None:  # a Griffin-Lim-only init (foley-small): a new HiFi-GAN
+            vocoder = fresh_vocoder(self.config.preset, self.config.run.seed)
+            if vocoder.config.model_in_dim != self.mel_cfg.n_mels:
+                raise ConfigError(
+                    f"vocoder: the init has no HiFi-GAN and preset {self.config.preset!r}'s "
+                    f"expects {vocoder.config.model_in_dim} mel bins, not {self.mel_cfg.n_mels}"
+                )
+            pipe.codec = pipe.codec.with_parts(vocoder=vocoder)
+        self.gen = self.add_model("vocoder", vocoder)
+        self.add_optimizer("vocoder", vocoder.parameters(), cfg.optim)
         disc = Discriminators(cfg)
         self.disc = self.add_model("disc", disc)
         self.add_optimizer("disc", disc.parameters(), cfg.optim)
