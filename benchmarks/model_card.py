@@ -14,8 +14,8 @@ cached embeddings) in ``OUT/<row>/``:
   scale and text vs audio conditioning at inference (the model is
   trained on audio embeddings; at test time it is conditioned on the caption's CLAP text
   embedding, or on the CLAP audio embedding of the held-out reference clip), the vocoder
-  (the model folder's choice vs the trained HiFi-GAN, where the folder has one), and the
-  guidance's negative prompt (``--negatives``: the model's default vs the others).
+  (the model folder's choice vs the other one; a folder without a HiFi-GAN has no table),
+  and the guidance's negative prompt (``--negatives``: the model's default vs the others).
 
 - sampler steps on the same subset (``OUT/steps/``): FD (YAMNet) of each ``--samplers`` at
   each ``--steps`` against DDIM-200 (:mod:`foleyldm.evaluation.steps_sweep`, the sweep
@@ -111,7 +111,7 @@ def main() -> None:
         return json.loads(json.dumps(done.to_json()))
 
     defaults = _defaults(args.model)
-    has_hifigan = defaults.pop("hifigan")
+    has_hifigan, vocoder = defaults.pop("hifigan"), defaults.pop("vocoder")
     main_rows = [
         ("real test clips (ceiling)", run("ceiling", "real", test, reference=valid)),
         (
@@ -134,9 +134,12 @@ def main() -> None:
             run("audio-cond", args.model, sub, condition="audio"),
         ),
     ]
-    vocoders = [("Griffin-Lim (default)", guidance[0][1])]
-    if has_hifigan:  # a folder that ships no HiFi-GAN has no vocoder table
-        vocoders.append(("HiFi-GAN (trained)", run("hifigan", args.model, sub, vocoder="hifigan")))
+    # the model's own vocoder, then the other one (a folder without a HiFi-GAN: no table)
+    names = {"griffin-lim": "Griffin-Lim", "hifigan": "HiFi-GAN (trained)"}
+    other = "hifigan" if vocoder == "griffin-lim" else "griffin-lim"
+    vocoders = [(f"{names[vocoder]} (default)", guidance[0][1])]
+    if other == "griffin-lim" or has_hifigan:
+        vocoders.append((names[other], run(other, args.model, sub, vocoder=other)))
     negatives = [(f'"{defaults["negative"]}" (default)', guidance[0][1])] + [
         (f'"{n}"', run(f"negative-{safe_name(n) or 'empty'}", args.model, sub, negative=n))
         for n in args.negatives
@@ -179,6 +182,7 @@ def _defaults(model: str) -> dict[str, Any]:
         "guidance": d.get("guidance_scale"),
         "negative": pipe.default_negative_prompt,
         "hifigan": pipe.codec.vocoder is not None,
+        "vocoder": pipe.codec.vocoder_mode,
     }
 
 

@@ -208,7 +208,8 @@ def test_model_card_runs_on_the_tiny_preset(tmp_path):
         "default",
         "guidance 1.0",
         "audio embedding of the reference clip",
-        "HiFi-GAN (trained)",
+        "HiFi-GAN (trained) (default)",  # the tiny preset's vocoder, then the other one
+        "Griffin-Lim",
         '"" (default)',  # the tiny preset's default negative is the empty text: not repeated
         '"noise"',
     ):

@@ -41,8 +41,9 @@ def test_scaling_factor_applies_both_ways(tiny_pipe):
 
 def test_griffin_lim_folder_without_a_hifigan(tmp_path, tiny_pipe, capsys):
     """A folder whose vocoder is Griffin-Lim may ship no HiFi-GAN (foley-small, to stay in
-    its weights budget): it saves without vocoder/, loads, and generates the same audio as
-    the folder that has one; asking it for the HiFi-GAN is a clear error, not a crash."""
+    its weights budget): it saves without vocoder/, loads, and decodes latents to the same
+    audio as the Griffin-Lim codec that has one; asking it for the HiFi-GAN is a clear error
+    (also from the CLI), not a crash."""
     import json
 
     import pytest
@@ -72,6 +73,10 @@ def test_griffin_lim_folder_without_a_hifigan(tmp_path, tiny_pipe, capsys):
         loaded.codec.vocoder_mode = "hifigan"
     with pytest.raises(InvalidInputError, match="unknown vocoder"):
         with_gan.vocoder_mode = "wavenet"
+    with_gan.vocoder_mode = "hifigan"
+    with_gan.vocoder = None  # cleared behind the setter's back: an error, not Griffin-Lim
+    with pytest.raises(InvalidInputError, match="has no HiFi-GAN"), torch.no_grad():
+        with_gan.decode(z)
     argv = ["generate", "a bell", "-o", str(tmp_path / "x.wav"), "--model", str(tmp_path / "lean")]
     assert main([*argv, "--vocoder", "hifigan", "--steps", "2"]) != 0
     assert "ships no HiFi-GAN" in capsys.readouterr().err

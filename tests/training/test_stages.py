@@ -216,10 +216,12 @@ def test_vae_detail_weight_adds_the_difference_l1(corpus, tmp_path) -> None:
 
 def test_vocoder_stage_from_a_folder_without_a_hifigan(corpus, tmp_path, tiny_pipe) -> None:
     """A Griffin-Lim-only init (foley-small ships no HiFi-GAN): the vocoder stage starts a
-    new HiFi-GAN in the preset's shapes and exports a folder that uses it."""
+    new HiFi-GAN for the init's mel front end and exports a folder that uses it."""
     import copy
 
     import torch
+
+    from foleyldm.pipelines.loading import load_pipeline
 
     pipe = copy.deepcopy(tiny_pipe)
     pipe.codec = type(pipe.codec)(pipe.codec.vae, None, pipe.codec.mel)
@@ -231,3 +233,7 @@ def test_vocoder_stage_from_a_folder_without_a_hifigan(corpus, tmp_path, tiny_pi
     assert exported.codec.vocoder is not None and exported.codec.vocoder_mode == "hifigan"
     before, after = pipe.codec.vae.state_dict(), exported.codec.vae.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # the VAE is not trained here
+    exported.save_pretrained(tmp_path / "out")
+    assert (tmp_path / "out" / "vocoder" / "config.json").is_file()
+    reloaded = load_pipeline(tmp_path / "out")
+    assert reloaded.codec.vocoder is not None and reloaded.codec.vocoder_mode == "hifigan"

@@ -154,9 +154,11 @@ class LatentCodec(nn.Module):
 
     def vocode(self, mel: torch.Tensor) -> torch.Tensor:
         """Log-mel [B, 1, T, M] -> waveform [B, N], N = T * hop (HiFi-GAN's extra tail cut)."""
-        if self.vocoder_mode == "griffin-lim" or self.vocoder is None:
+        if self.vocoder_mode == "griffin-lim":
             x = mel.squeeze(1).to(self.vae.device, torch.float32)
             return griffin_lim(x, self.mel, self.griffin_lim_iters)
+        if self.vocoder is None:  # the mode's setter prevents this unless .vocoder was cleared
+            raise InvalidInputError("vocoder mode 'hifigan' but this codec has no HiFi-GAN")
         x = mel.squeeze(1).to(self.vocoder.device, self.vocoder.dtype)
         wav = self.vocoder(x)
         return wav[:, : mel.shape[2] * self.mel.hop_length].float()

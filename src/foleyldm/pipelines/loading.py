@@ -112,7 +112,12 @@ def save_pipeline(pipe: TextToAudioPipeline, directory: str | os.PathLike[str]) 
             save_clap(pipe.clap, tmp)
         backend = pipe.clap.backend if pipe.clap is not None else None
         index: dict[str, Any] = {
-            "_class_name": "AudioLDMPipeline" if backend == "laion" else "FoleyLDMPipeline",
+            # diffusers' AudioLDMPipeline needs the vocoder; a Griffin-Lim-only folder is ours
+            "_class_name": (
+                "AudioLDMPipeline"
+                if backend == "laion" and pipe.codec.vocoder is not None
+                else "FoleyLDMPipeline"
+            ),
             "_diffusers_version": diffusers.__version__,
             "unet": ["diffusers", "UNet2DConditionModel"],
             "vae": ["diffusers", "AutoencoderKL"],

@@ -134,12 +134,24 @@ def halves(outs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Ten
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def fresh_vocoder(preset: str, seed: int) -> SpeechT5HifiGan:
-    """A HiFi-GAN in ``preset``'s shapes with transformers' own initialisation (the global
-    RNG is forked: the caller's random state is unchanged)."""
+def fresh_vocoder(preset: str, mel: MelConfig, seed: int) -> SpeechT5HifiGan:
+    """A HiFi-GAN of ``preset``'s width for the mel front end ``mel`` (its bins and sample
+    rate), with transformers' own initialisation (the global RNG is forked: the caller's
+    random state is unchanged).
+
+    Raises:
+        ConfigError: the preset's upsampling does not match ``mel``'s hop.
+    """
+    spec = {**get_preset(preset).vocoder, "model_in_dim": mel.n_mels}
+    spec["sampling_rate"] = mel.sample_rate
+    if math.prod(spec["upsample_rates"]) != mel.hop_length:
+        raise ConfigError(
+            f"vocoder: the init has no HiFi-GAN and preset {preset!r}'s upsamples by "
+            f"{math.prod(spec['upsample_rates'])}, not the model's hop {mel.hop_length}"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return SpeechT5HifiGan(SpeechT5HifiGanConfig(**get_preset(preset).vocoder))
+        return SpeechT5HifiGan(SpeechT5HifiGanConfig(**spec))
 
 
 class VocoderTrainer(Trainer):
@@ -152,13 +164,10 @@ class VocoderTrainer(Trainer):
             raise ConfigError("vocoder: grad_accum must be 1 (two optimisers per step)")
         self.mel_cfg = pipe.codec.mel
         vocoder = pipe.codec.vocoder
-        if vocoder is None:  # a Griffin-Lim-only init (foley-small): a new HiFi-GAN
-            vocoder = fresh_vocoder(self.config.preset, self.config.run.seed)
-            if vocoder.config.model_in_dim != self.mel_cfg.n_mels:
-                raise ConfigError(
-                    f"vocoder: the init has no HiFi-GAN and preset {self.config.preset!r}'s "
-                    f"expects {vocoder.config.model_in_dim} mel bins, not {self.mel_cfg.n_mels}"
-                )
+        if vocoder is None:
+            # a Griffin-Lim-only init folder: a new HiFi-GAN, as wide as the run's preset
+            # (``preset`` sizes this one part even though ``init`` is set), for the init's mel
+            vocoder = fresh_vocoder(self.config.preset, self.mel_cfg, self.config.run.seed)
             pipe.codec = pipe.codec.with_parts(vocoder=vocoder)
         self.gen = self.add_model("vocoder", vocoder)
         self.add_optimizer("vocoder", vocoder.parameters(), cfg.optim)
