@@ -240,10 +240,11 @@ def _load_folder(root: Path, attention_layout: AttentionLayout = "faithful") -> 
     mode = meta.get("vocoder", "hifigan")
     if mode not in VOCODER_MODES:
         raise CheckpointError(f"{root}: unknown vocoder {mode!r} in {FOLEY_CONFIG}")
-    # a folder whose vocoder is Griffin-Lim may leave the HiFi-GAN out (foley-small does)
-    has_vocoder = (root / "vocoder" / "config.json").exists()
+    present = {c for c in ("unet", "vae", "vocoder") if (root / c / "config.json").exists()}
+    has_vocoder = "vocoder" in present
+    # a folder whose vocoder is Griffin-Lim may leave the HiFi-GAN out
     needed = ("unet", "vae") if mode == "griffin-lim" else ("unet", "vae", "vocoder")
-    missing = [c for c in needed if not (root / c / "config.json").exists()]
+    missing = [c for c in needed if c not in present]
     if missing:
         raise CheckpointError(
             f"{root} is not a foleyldm/diffusers AudioLDM folder: missing {', '.join(missing)}"

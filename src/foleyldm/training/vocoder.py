@@ -137,18 +137,12 @@ def halves(outs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Ten
 def fresh_vocoder(preset: str, mel: MelConfig, seed: int) -> SpeechT5HifiGan:
     """A HiFi-GAN of ``preset``'s width for the mel front end ``mel`` (its bins and sample
     rate), with transformers' own initialisation (the global RNG is forked: the caller's
-    random state is unchanged).
-
-    Raises:
-        ConfigError: the preset's upsampling does not match ``mel``'s hop.
-    """
-    spec = {**get_preset(preset).vocoder, "model_in_dim": mel.n_mels}
-    spec["sampling_rate"] = mel.sample_rate
-    if math.prod(spec["upsample_rates"]) != mel.hop_length:
-        raise ConfigError(
-            f"vocoder: the init has no HiFi-GAN and preset {preset!r}'s upsamples by "
-            f"{math.prod(spec['upsample_rates'])}, not the model's hop {mel.hop_length}"
-        )
+    random state is unchanged). Its hop is the preset's; `LatentCodec` checks it."""
+    spec = {
+        **get_preset(preset).vocoder,
+        "model_in_dim": mel.n_mels,
+        "sampling_rate": mel.sample_rate,
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return SpeechT5HifiGan(SpeechT5HifiGanConfig(**spec))
@@ -168,7 +162,13 @@ class VocoderTrainer(Trainer):
             # a Griffin-Lim-only init folder: a new HiFi-GAN, as wide as the run's preset
             # (``preset`` sizes this one part even though ``init`` is set), for the init's mel
             vocoder = fresh_vocoder(self.config.preset, self.mel_cfg, self.config.run.seed)
-            pipe.codec = pipe.codec.with_parts(vocoder=vocoder)
+            try:  # the codec's own bins/hop check
+                pipe.codec = pipe.codec.with_parts(vocoder=vocoder)
+            except ValueError as e:
+                raise ConfigError(
+                    f"vocoder: the init has no HiFi-GAN and preset {self.config.preset!r}'s "
+                    f"does not fit its mel front end: {e}"
+                ) from None
         self.gen = self.add_model("vocoder", vocoder)
         self.add_optimizer("vocoder", vocoder.parameters(), cfg.optim)
         disc = Discriminators(cfg)
